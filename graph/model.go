@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package graph
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Options select what Build adds to the graph.
+type Options struct {
+	// Grad adds the symbolic gradient of Loss with respect to every
+	// learnable, from one gorgonia.Grad call.
+	Grad bool
+}
+
+// Model is a CAE as nodes of one Gorgonia expression graph for a fixed batch
+// size. Inputs are X, Mask and InvN; set them with gorgonia.Let before each
+// run.
+type Model struct {
+	Spec  Spec
+	Batch int
+	Graph *G.ExprGraph
+
+	// Inputs.
+	X    *G.Node // [batch, n0] samples; padding rows may hold anything finite
+	Mask *G.Node // [batch] 1 for a real row, 0 for padding
+	InvN *G.Node // scalar 1/(number of real rows)
+
+	// Learnables, in Params order, bound to the Params' tensors.
+	Learnables G.Nodes
+	// Grads[i] is ∂Loss/∂Learnables[i]; nil unless Options.Grad.
+	Grads G.Nodes
+
+	// Outputs.
+	Loss     *G.Node // scalar: mean over real rows of recon + λ‖J‖²_F
+	Recon    *G.Node // scalar: mean over real rows of the reconstruction loss
+	Penalty  *G.Node // scalar: mean over real rows of ‖J_h(x)‖²_F
+	ReconPer *G.Node // [batch] per-sample reconstruction loss
+	PenPer   *G.Node // [batch] per-sample ‖J_h(x)‖²_F
+	Code     *G.Node // [batch, nL] the code h(x)
+	Output   *G.Node // [batch, n0] the reconstruction
+}
+
+// layer is one dense layer's nodes.
+type layer struct {
+	z, a, d *G.Node // pre-activation, activation, φ′(z) (d nil when unused)
+}
+
+// Build makes the graph of a CAE for p.Spec at the given batch size, with its
+// learnables bound to p's tensors.
+func Build(p *Params, batch int, opt Options) (m *Model, err error) {
+	s := p.Spec
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if batch <= 0 {
+		return nil, fmt.Errorf("graph: batch %d must be positive", batch)
+	}
+	// Gorgonia's constructors panic on misuse; keep panics inside graph.
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("graph: building %v: %v", s.Arch, r)
+		}
+	}()
+	dt := p.Dtype()
+	g := G.NewGraph()
+	m = &Model{Spec: s, Batch: batch, Graph: g}
+	L := s.Layers()
+	n0 := s.Arch[0]
+
+	m.X = G.NewMatrix(g, dt, G.WithShape(batch, n0), G.WithName("x"))
+	m.Mask = G.NewVector(g, dt, G.WithShape(batch), G.WithName("mask"))
+	m.InvN = G.NewScalar(g, dt, G.WithName("invn"))
+	for i, ps := range p.Shapes {
+		t := p.Tensors[i]
+		var n *G.Node
+		if len(ps.Shape) == 2 {
+			n = G.NewMatrix(g, dt, G.WithShape(ps.Shape...), G.WithName(ps.Name), G.WithValue(t))
+		} else {
+			n = G.NewVector(g, dt, G.WithShape(ps.Shape...), G.WithName(ps.Name), G.WithValue(t))
+		}
+		m.Learnables = append(m.Learnables, n)
+	}
+	c := consts{one: scalar(g, dt, 1), zero: scalar(g, dt, 0)}
+
+	// Encoder.
+	encW := make([]*G.Node, L)
+	enc := make([]layer, L)
+	a := m.X
+	idx := 0
+	for k := 0; k < L; k++ {
+		encW[k] = m.Learnables[idx]
+		b := m.Learnables[idx+1]
+		idx += 2
+		enc[k], err = dense(c, a, encW[k], false, b, s.Act, true)
+		if err != nil {
+			return nil, fmt.Errorf("graph: encoder layer %d: %w", k, err)
+		}
+		a = enc[k].a
+	}
+	m.Code = a
+
+	// Decoder: layer k mirrors encoder layer L−1−k.
+	var out layer
+	for k := 0; k < L; k++ {
+		var w *G.Node
+		transpose := false
+		if s.Tied {
+			w, transpose = encW[L-1-k], true
+		} else {
+			w = m.Learnables[idx]
+			idx++
+		}
+		b := m.Learnables[idx]
+		idx++
+		act := s.Act
+		if k == L-1 {
+			act = s.OutAct
+		}
+		out, err = dense(c, a, w, transpose, b, act, false)
+		if err != nil {
+			return nil, fmt.Errorf("graph: decoder layer %d: %w", k, err)
+		}
+		a = out.a
+	}
+	m.Output = a
+
+	if m.ReconPer, err = reconstruction(s.Loss, out, m.X); err != nil {
+		return nil, fmt.Errorf("graph: reconstruction loss: %w", err)
+	}
+	if m.PenPer, err = penalty(enc, encW, batch, s.Arch); err != nil {
+		return nil, fmt.Errorf("graph: contractive penalty: %w", err)
+	}
+
+	// Masked means: Mul of two vectors is their dot product.
+	reconSum := must(G.Mul(m.ReconPer, m.Mask))
+	penSum := must(G.Mul(m.PenPer, m.Mask))
+	m.Recon = must(G.Mul(reconSum, m.InvN))
+	m.Penalty = must(G.Mul(penSum, m.InvN))
+	total := reconSum
+	if s.Lambda != 0 {
+		total = must(G.Add(reconSum, must(G.Mul(penSum, scalar(g, dt, s.Lambda)))))
+	}
+	m.Loss = must(G.Mul(total, m.InvN))
+
+	if opt.Grad {
+		if m.Grads, err = G.Grad(m.Loss, m.Learnables...); err != nil {
+			return nil, fmt.Errorf("graph: gradients: %w", err)
+		}
+	}
+	return m, nil
+}
+
+type consts struct{ one, zero *G.Node }
+
+// dense builds a = φ(x·W + b) (x·Wᵀ when transpose) and, when deriv, the
+// node d = φ′(z) the penalty needs.
+func dense(c consts, x, w *G.Node, transpose bool, b *G.Node, act Activation, deriv bool) (layer, error) {
+	var l layer
+	var err error
+	if transpose {
+		if w, err = G.Transpose(w); err != nil {
+			return l, err
+		}
+	}
+	xw, err := G.Mul(x, w)
+	if err != nil {
+		return l, err
+	}
+	if l.z, err = G.BroadcastAdd(xw, b, nil, []byte{0}); err != nil {
+		return l, err
+	}
+	switch act {
+	case Sigmoid:
+		l.a = must(G.Sigmoid(l.z))
+		if deriv { // σ′ = σ(1−σ)
+			l.d = must(G.HadamardProd(l.a, must(G.Sub(c.one, l.a))))
+		}
+	case Tanh:
+		l.a = must(G.Tanh(l.z))
+		if deriv { // tanh′ = 1 − tanh²
+			l.d = must(G.Sub(c.one, must(G.Square(l.a))))
+		}
+	case ReLU:
+		mask := must(G.Gt(l.z, c.zero, true)) // 1[z>0]
+		l.a = must(G.HadamardProd(l.z, mask))
+		if deriv {
+			l.d = mask
+		}
+	case Linear:
+		l.a = l.z
+		if deriv {
+			return l, fmt.Errorf("linear activation has no penalty derivative here")
+		}
+	default:
+		return l, fmt.Errorf("unknown activation %q", act)
+	}
+	return l, nil
+}
+
+// reconstruction is the per-sample loss [batch] of the decoder's last layer
+// against x.
+func reconstruction(kind LossKind, out layer, x *G.Node) (*G.Node, error) {
+	switch kind {
+	case SSE:
+		diff := must(G.Sub(out.a, x))
+		return G.Sum(must(G.Square(diff)), 1)
+	case BCE:
+		// −x log σ(z) − (1−x) log(1−σ(z)) = softplus(z) − x·z, exact and
+		// finite for any z.
+		sp := must(G.Softplus(out.z))
+		return G.Sum(must(G.Sub(sp, must(G.HadamardProd(x, out.z)))), 1)
+	}
+	return nil, fmt.Errorf("unknown loss %q", kind)
+}
+
+func scalar(g *G.ExprGraph, dt tensor.Dtype, v float64) *G.Node {
+	if dt == tensor.Float32 {
+		return G.NewConstant(float32(v))
+	}
+	return G.NewConstant(v)
+}
+
+// must turns a node constructor's error into a panic that Build recovers.
+func must(n *G.Node, err error) *G.Node {
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
