@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/caetrain/caetrain/graph"
+	"github.com/caetrain/caetrain/kernels"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ErrDiverged is returned when the loss or a gradient stops being finite.
+var ErrDiverged = errors.New("training diverged")
+
+// Config is a complete training configuration.
+type Config struct {
+	Spec     graph.Spec
+	Batch    int               // samples per optimizer step
+	Epochs   int               // passes over the training set
+	MaxSteps int               // stop after this many optimizer steps; 0 = no limit
+	Adam     kernels.AdamHyper // optimizer hyper-parameters
+	Seed     uint64            // parameters and shuffling derive from it alone
+}
+
+// Validate reports what is wrong with c, naming the setting.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.Spec.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Batch <= 0 {
+		errs = append(errs, fmt.Errorf("batch %d: must be positive", c.Batch))
+	}
+	if c.Epochs < 0 {
+		errs = append(errs, fmt.Errorf("epochs %d: must not be negative", c.Epochs))
+	}
+	if c.MaxSteps < 0 {
+		errs = append(errs, fmt.Errorf("max-steps %d: must not be negative", c.MaxSteps))
+	}
+	if !(c.Adam.LR > 0) || math.IsInf(c.Adam.LR, 0) {
+		errs = append(errs, fmt.Errorf("lr %v: must be a positive number", c.Adam.LR))
+	}
+	if !(c.Adam.Beta1 >= 0 && c.Adam.Beta1 < 1) || !(c.Adam.Beta2 >= 0 && c.Adam.Beta2 < 1) {
+		errs = append(errs, fmt.Errorf("adam betas %v, %v: must lie in [0, 1)", c.Adam.Beta1, c.Adam.Beta2))
+	}
+	if !(c.Adam.Eps > 0) {
+		errs = append(errs, fmt.Errorf("adam eps %v: must be positive", c.Adam.Eps))
+	}
+	return errors.Join(errs...)
+}
+
+// Samples is a set of flattened samples, row-major [N, Dim], in [0,1].
+type Samples struct {
+	X      []float32
+	N, Dim int
+}
+
+// Row returns sample i.
+func (s Samples) Row(i int) []float32 { return s.X[i*s.Dim : (i+1)*s.Dim] }
+
+// machine is one graph and the VM that runs it, with its input tensors.
+type machine struct {
+	m    *graph.Model
+	vm   G.VM
+	x    *tensor.Dense // [batch, n0], bound to m.X
+	mask *tensor.Dense // [batch]
+}
+
+func newMachine(p *graph.Params, batch int, train bool) (*machine, error) {
+	m, err := graph.Build(p, batch, graph.Options{Grad: train})
+	if err != nil {
+		return nil, err
+	}
+	var opts []G.VMOpt
+	if train {
+		opts = append(opts, G.BindDualValues(m.Learnables...))
+	}
+	mc := &machine{
+		m:    m,
+		vm:   G.NewTapeMachine(m.Graph, opts...),
+		x:    tensor.New(tensor.WithShape(batch, p.Spec.Arch[0]), tensor.Of(tensor.Float32)),
+		mask: tensor.New(tensor.WithShape(batch), tensor.Of(tensor.Float32)),
+	}
+	return mc, nil
+}
+
+// load copies rows idx of s into the input, zero-pads the rest of the batch,
+// sets the mask and 1/n, and runs the machine.
+func (mc *machine) run(s Samples, idx []int) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: gorgonia panicked: %v", r)
+		}
+	}()
+	b := mc.m.Batch
+	if len(idx) == 0 || len(idx) > b {
+		return fmt.Errorf("engine: %d rows for a batch of %d", len(idx), b)
+	}
+	x := mc.x.Data().([]float32)
+	mask := mc.mask.Data().([]float32)
+	d := s.Dim
+	for r := 0; r < b; r++ {
+		if r < len(idx) {
+			copy(x[r*d:(r+1)*d], s.Row(idx[r]))
+			mask[r] = 1
+		} else {
+			clear(x[r*d : (r+1)*d])
+			mask[r] = 0
+		}
+	}
+	// Let errors must be checked: on a shape mismatch RunAll would run on
+	// stale inputs.
+	if err := G.Let(mc.m.X, mc.x); err != nil {
+		return fmt.Errorf("engine: set x: %w", err)
+	}
+	if err := G.Let(mc.m.Mask, mc.mask); err != nil {
+		return fmt.Errorf("engine: set mask: %w", err)
+	}
+	if err := G.Let(mc.m.InvN, float32(1/float64(len(idx)))); err != nil {
+		return fmt.Errorf("engine: set 1/n: %w", err)
+	}
+	mc.vm.Reset()
+	if err := mc.vm.RunAll(); err != nil {
+		return fmt.Errorf("engine: run: %w", err)
+	}
+	return nil
+}
+
+func scalar32(n *G.Node) float64 {
+	return float64(n.Value().Data().(float32))
+}
+
+// Trainer owns a model's parameters, its training and evaluation machines
+// and the optimizer state.
+type Trainer struct {
+	Config Config
+	Params *graph.Params
+
+	train, eval *machine
+	adam        Adam
+	step        int
+}
+
+// EvalBatch is the batch size of the forward-only evaluation graph.
+const EvalBatch = 500
+
+// NewTrainer initialises parameters from cfg.Seed (Glorot-uniform weights,
+// zero biases) and builds the machines.
+func NewTrainer(cfg Config) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p, err := graph.NewParams(cfg.Spec, tensor.Float32)
+	if err != nil {
+		return nil, err
+	}
+	GlorotInit(p, cfg.Seed)
+	return NewTrainerFrom(cfg, p)
+}
+
+// NewTrainerFrom builds a trainer around existing float32 parameters.
+func NewTrainerFrom(cfg Config, p *graph.Params) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if p.Dtype() != tensor.Float32 {
+		return nil, fmt.Errorf("engine: parameters are %v, want float32", p.Dtype())
+	}
+	t := &Trainer{Config: cfg, Params: p}
+	var err error
+	if t.train, err = newMachine(p, cfg.Batch, true); err != nil {
+		return nil, err
+	}
+	if t.eval, err = newMachine(p, min(EvalBatch, max(cfg.Batch, 1)), false); err != nil {
+		t.Close()
+		return nil, err
+	}
+	t.adam = NewAdam(p, cfg.Adam)
+	return t, nil
+}
+
+// Close releases the machines.
+func (t *Trainer) Close() {
+	for _, mc := range []*machine{t.train, t.eval} {
+		if mc != nil {
+			mc.vm.Close()
+		}
+	}
+}
+
+// Steps is the number of optimizer steps taken.
+func (t *Trainer) Steps() int { return t.step }
+
+// StepResult are one batch's means over its real rows.
+type StepResult struct {
+	Loss, Recon, Penalty float64
+	Rows                 int
+}
+
+// Step trains on rows idx of s (at most Config.Batch of them): one forward
+// and backward run, then one Adam step. A non-finite loss or gradient
+// returns ErrDiverged and leaves the parameters untouched.
+func (t *Trainer) Step(s Samples, idx []int) (StepResult, error) {
+	if s.Dim != t.Config.Spec.Arch[0] {
+		return StepResult{}, fmt.Errorf("engine: samples have %d values, the model's input has %d", s.Dim, t.Config.Spec.Arch[0])
+	}
+	mc := t.train
+	if err := mc.run(s, idx); err != nil {
+		return StepResult{}, err
+	}
+	r := StepResult{
+		Loss:    scalar32(mc.m.Loss),
+		Recon:   scalar32(mc.m.Recon),
+		Penalty: scalar32(mc.m.Penalty),
+		Rows:    len(idx),
+	}
+	grads := make([][]float32, len(mc.m.Learnables))
+	for i, n := range mc.m.Learnables {
+		gv, err := n.Grad()
+		if err != nil {
+			return r, fmt.Errorf("engine: gradient of %s: %w", n.Name(), err)
+		}
+		grads[i] = gv.Data().([]float32)
+	}
+	if !finite(r.Loss) {
+		zeroAll(grads)
+		return r, fmt.Errorf("%w at step %d: loss is %v", ErrDiverged, t.step+1, r.Loss)
+	}
+	for i, g := range grads {
+		if !finiteSlice(g) {
+			zeroAll(grads)
+			return r, fmt.Errorf("%w at step %d: gradient of %s is not finite", ErrDiverged, t.step+1, t.Params.Shapes[i].Name)
+		}
+	}
+	t.step++
+	t.adam.Step(grads)
+	return r, nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func finiteSlice(g []float32) bool {
+	for _, v := range g {
+		if v-v != 0 { // NaN or ±Inf
+			return false
+		}
+	}
+	return true
+}
+
+func zeroAll(gs [][]float32) {
+	for _, g := range gs {
+		clear(g)
+	}
+}
+
+// EvalResult are means over the evaluated samples.
+type EvalResult struct {
+	N              int     `json:"n"`
+	Recon          float64 `json:"test_recon"`         // mean per-sample reconstruction loss
+	JacobianFro    float64 `json:"test_jacobian_fro"`  // mean ‖J_h(x)‖_F
+	JacobianFro2   float64 `json:"test_jacobian_fro2"` // mean ‖J_h(x)‖²_F
+	Loss           float64 `json:"test_loss"`          // mean of recon + λ‖J‖²_F
+}
+
+// Evaluate computes EvalResult over the first n samples of s (all if n ≤ 0
+// or n > s.N) with the forward-only machine.
+func (t *Trainer) Evaluate(s Samples, n int) (EvalResult, error) {
+	if n <= 0 || n > s.N {
+		n = s.N
+	}
+	var res EvalResult
+	err := t.forEachBatch(s, n, func(idx []int) error {
+		recon := t.eval.m.ReconPer.Value().Data().([]float32)
+		pen := t.eval.m.PenPer.Value().Data().([]float32)
+		for r := range idx {
+			res.Recon += float64(recon[r])
+			res.JacobianFro2 += float64(pen[r])
+			res.JacobianFro += math.Sqrt(math.Max(float64(pen[r]), 0))
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	res.N = n
+	if n > 0 {
+		res.Recon /= float64(n)
+		res.JacobianFro /= float64(n)
+		res.JacobianFro2 /= float64(n)
+	}
+	res.Loss = res.Recon + t.Config.Spec.Lambda*res.JacobianFro2
+	return res, nil
+}
+
+// Reconstruct returns the model's reconstructions of the first n samples of
+// s, row-major [n, Dim].
+func (t *Trainer) Reconstruct(s Samples, n int) ([]float32, error) {
+	n = min(n, s.N)
+	out := make([]float32, 0, n*s.Dim)
+	err := t.forEachBatch(s, n, func(idx []int) error {
+		o := t.eval.m.Output.Value().Data().([]float32)
+		out = append(out, o[:len(idx)*s.Dim]...)
+		return nil
+	})
+	return out, err
+}
+
+// forEachBatch runs the eval machine over samples [0, n) of s in batches.
+func (t *Trainer) forEachBatch(s Samples, n int, f func(idx []int) error) error {
+	if s.Dim != t.Config.Spec.Arch[0] {
+		return fmt.Errorf("engine: samples have %d values, the model's input has %d", s.Dim, t.Config.Spec.Arch[0])
+	}
+	b := t.eval.m.Batch
+	idx := make([]int, 0, b)
+	for start := 0; start < n; start += b {
+		idx = idx[:0]
+		for i := start; i < min(start+b, n); i++ {
+			idx = append(idx, i)
+		}
+		if err := t.eval.run(s, idx); err != nil {
+			return err
+		}
+		if err := f(idx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GlorotInit sets every weight to Glorot-uniform values,
+// U(−√(6/(fan_in+fan_out)), +√(6/(fan_in+fan_out))), and every bias to zero,
+// from a PCG stream derived from seed alone.
+func GlorotInit(p *graph.Params, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x676c6f726f74)) // "glorot"
+	for i, ps := range p.Shapes {
+		switch d := p.Tensors[i].Data().(type) {
+		case []float32:
+			if ps.Fan[0] == 0 {
+				clear(d)
+				continue
+			}
+			a := math.Sqrt(6 / float64(ps.Fan[0]+ps.Fan[1]))
+			for j := range d {
+				d[j] = float32((2*rng.Float64() - 1) * a)
+			}
+		case []float64:
+			if ps.Fan[0] == 0 {
+				clear(d)
+				continue
+			}
+			a := math.Sqrt(6 / float64(ps.Fan[0]+ps.Fan[1]))
+			for j := range d {
+				d[j] = (2*rng.Float64() - 1) * a
+			}
+		}
+	}
+}
