@@ -135,15 +135,42 @@ func scalar32(n *G.Node) float64 {
 	return float64(n.Value().Data().(float32))
 }
 
-// Trainer owns a model's parameters, its training and evaluation machines
-// and the optimizer state.
-type Trainer struct {
-	Config Config
+// Evaluator runs a model forward only, on a graph of its own, so that it
+// never touches a training machine's accumulated gradients.
+type Evaluator struct {
+	Spec   graph.Spec
 	Params *graph.Params
+	eval   *machine
+}
 
-	train, eval *machine
-	adam        Adam
-	step        int
+// NewEvaluator builds a forward-only machine over float32 parameters p.
+func NewEvaluator(p *graph.Params) (*Evaluator, error) {
+	if p.Dtype() != tensor.Float32 {
+		return nil, fmt.Errorf("engine: parameters are %v, want float32", p.Dtype())
+	}
+	mc, err := newMachine(p, EvalBatch, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Evaluator{Spec: p.Spec, Params: p, eval: mc}, nil
+}
+
+// Close releases the machine.
+func (e *Evaluator) Close() {
+	if e != nil && e.eval != nil {
+		e.eval.vm.Close()
+	}
+}
+
+// Trainer owns a model's parameters, its training machine, an Evaluator
+// sharing the parameters, and the optimizer state.
+type Trainer struct {
+	*Evaluator
+	Config Config
+
+	train *machine
+	adam  Adam
+	step  int
 }
 
 // EvalBatch is the batch size of the forward-only evaluation graph.
@@ -171,13 +198,16 @@ func NewTrainerFrom(cfg Config, p *graph.Params) (*Trainer, error) {
 	if p.Dtype() != tensor.Float32 {
 		return nil, fmt.Errorf("engine: parameters are %v, want float32", p.Dtype())
 	}
-	t := &Trainer{Config: cfg, Params: p}
-	var err error
-	if t.train, err = newMachine(p, cfg.Batch, true); err != nil {
+	if err := sameSpec(cfg.Spec, p.Spec); err != nil {
 		return nil, err
 	}
-	if t.eval, err = newMachine(p, min(EvalBatch, max(cfg.Batch, 1)), false); err != nil {
-		t.Close()
+	ev, err := NewEvaluator(p)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{Evaluator: ev, Config: cfg}
+	if t.train, err = newMachine(p, cfg.Batch, true); err != nil {
+		ev.Close()
 		return nil, err
 	}
 	t.adam = NewAdam(p, cfg.Adam)
@@ -186,11 +216,18 @@ func NewTrainerFrom(cfg Config, p *graph.Params) (*Trainer, error) {
 
 // Close releases the machines.
 func (t *Trainer) Close() {
-	for _, mc := range []*machine{t.train, t.eval} {
-		if mc != nil {
-			mc.vm.Close()
-		}
+	if t.train != nil {
+		t.train.vm.Close()
 	}
+	t.Evaluator.Close()
+}
+
+// sameSpec checks that parameters were made for the configured model.
+func sameSpec(a, b graph.Spec) error {
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		return fmt.Errorf("engine: parameters are for %+v, the configuration is %+v", b, a)
+	}
+	return nil
 }
 
 // Steps is the number of optimizer steps taken.
@@ -270,7 +307,7 @@ type EvalResult struct {
 
 // Evaluate computes EvalResult over the first n samples of s (all if n ≤ 0
 // or n > s.N) with the forward-only machine.
-func (t *Trainer) Evaluate(s Samples, n int) (EvalResult, error) {
+func (t *Evaluator) Evaluate(s Samples, n int) (EvalResult, error) {
 	if n <= 0 || n > s.N {
 		n = s.N
 	}
@@ -294,13 +331,13 @@ func (t *Trainer) Evaluate(s Samples, n int) (EvalResult, error) {
 		res.JacobianFro /= float64(n)
 		res.JacobianFro2 /= float64(n)
 	}
-	res.Loss = res.Recon + t.Config.Spec.Lambda*res.JacobianFro2
+	res.Loss = res.Recon + t.Spec.Lambda*res.JacobianFro2
 	return res, nil
 }
 
 // Reconstruct returns the model's reconstructions of the first n samples of
 // s, row-major [n, Dim].
-func (t *Trainer) Reconstruct(s Samples, n int) ([]float32, error) {
+func (t *Evaluator) Reconstruct(s Samples, n int) ([]float32, error) {
 	n = min(n, s.N)
 	out := make([]float32, 0, n*s.Dim)
 	err := t.forEachBatch(s, n, func(idx []int) error {
@@ -312,9 +349,9 @@ func (t *Trainer) Reconstruct(s Samples, n int) ([]float32, error) {
 }
 
 // forEachBatch runs the eval machine over samples [0, n) of s in batches.
-func (t *Trainer) forEachBatch(s Samples, n int, f func(idx []int) error) error {
-	if s.Dim != t.Config.Spec.Arch[0] {
-		return fmt.Errorf("engine: samples have %d values, the model's input has %d", s.Dim, t.Config.Spec.Arch[0])
+func (t *Evaluator) forEachBatch(s Samples, n int, f func(idx []int) error) error {
+	if s.Dim != t.Spec.Arch[0] {
+		return fmt.Errorf("engine: samples have %d values, the model's input has %d", s.Dim, t.Spec.Arch[0])
 	}
 	b := t.eval.m.Batch
 	idx := make([]int, 0, b)

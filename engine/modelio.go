@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/caetrain/caetrain/graph"
+	"github.com/caetrain/caetrain/internal/atomicfile"
+	"github.com/caetrain/caetrain/internal/safetensors"
+	"gorgonia.org/tensor"
+)
+
+// File names inside a model directory.
+const (
+	ModelFile  = "model.safetensors"
+	ConfigFile = "config.json"
+)
+
+// ModelConfig is config.json: the architecture, then how it was trained.
+type ModelConfig struct {
+	Arch    []int   `json:"arch"`
+	Act     string  `json:"act"`
+	OutAct  string  `json:"out_act"`
+	Tied    bool    `json:"tied"`
+	Loss    string  `json:"loss"`
+	Lambda  float64 `json:"lambda"`
+	Dtype   string  `json:"dtype"`
+	Layout  string  `json:"weight_layout"`
+	Preset  string  `json:"preset,omitempty"`
+	Batch   int     `json:"batch,omitempty"`
+	Epochs  int     `json:"epochs,omitempty"`
+	Steps   int     `json:"steps,omitempty"`
+	LR      float64 `json:"lr,omitempty"`
+	Beta1   float64 `json:"beta1,omitempty"`
+	Beta2   float64 `json:"beta2,omitempty"`
+	Eps     float64 `json:"eps,omitempty"`
+	Seed    uint64  `json:"seed"`
+	Data    string  `json:"data,omitempty"`
+	Device  string  `json:"device,omitempty"`
+	Version string  `json:"caetrain_version,omitempty"`
+}
+
+// Spec is the model's graph.Spec.
+func (c ModelConfig) Spec() graph.Spec {
+	return graph.Spec{
+		Arch: c.Arch, Act: graph.Activation(c.Act), OutAct: graph.Activation(c.OutAct),
+		Tied: c.Tied, Loss: graph.LossKind(c.Loss), Lambda: c.Lambda,
+	}
+}
+
+// NewModelConfig describes a run of cfg.
+func NewModelConfig(cfg Config) ModelConfig {
+	s := cfg.Spec
+	return ModelConfig{
+		Arch: s.Arch, Act: string(s.Act), OutAct: string(s.OutAct), Tied: s.Tied,
+		Loss: string(s.Loss), Lambda: s.Lambda, Dtype: "float32", Layout: "[out,in]",
+		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR,
+		Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps, Seed: cfg.Seed,
+	}
+}
+
+// SaveModel writes model.safetensors and config.json into dir, each
+// atomically. Weights are stored [out, in] (PyTorch's nn.Linear layout) as
+// float32; decoder weights are absent when tied.
+func SaveModel(dir string, p *graph.Params, mc ModelConfig) error {
+	var ts []safetensors.Tensor
+	for i, ps := range p.Shapes {
+		d, ok := p.Tensors[i].Data().([]float32)
+		if !ok {
+			return fmt.Errorf("engine: saving %s: parameters must be float32", ps.Name)
+		}
+		if len(ps.Shape) == 2 {
+			in, out := ps.Shape[0], ps.Shape[1]
+			ts = append(ts, safetensors.F32(ps.Name, []int{out, in}, transpose(d, in, out)))
+		} else {
+			ts = append(ts, safetensors.F32(ps.Name, ps.Shape, d))
+		}
+	}
+	meta := map[string]string{"format": "pt", "producer": "caetrain"}
+	if err := safetensors.WriteFile(filepath.Join(dir, ModelFile), ts, meta); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(mc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(filepath.Join(dir, ConfigFile), append(js, '\n'), 0o644)
+}
+
+// transpose returns the [c, r] transpose of the row-major [r, c] matrix a.
+func transpose(a []float32, r, c int) []float32 {
+	t := make([]float32, len(a))
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			t[j*r+i] = a[i*c+j]
+		}
+	}
+	return t
+}
+
+// LoadModel reads a model directory written by SaveModel. Every problem is
+// an error naming the file and what is wrong.
+func LoadModel(dir string) (*graph.Params, ModelConfig, error) {
+	var mc ModelConfig
+	cpath := filepath.Join(dir, ConfigFile)
+	raw, err := os.ReadFile(cpath)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, mc, fmt.Errorf("%s: no model here (missing %s; train one with caetrain --out DIR)", dir, ConfigFile)
+		}
+		return nil, mc, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&mc); err != nil {
+		return nil, mc, fmt.Errorf("%s: %w", cpath, err)
+	}
+	spec := mc.Spec()
+	if err := spec.Validate(); err != nil {
+		return nil, mc, fmt.Errorf("%s: %w", cpath, err)
+	}
+	if mc.Layout != "" && mc.Layout != "[out,in]" {
+		return nil, mc, fmt.Errorf("%s: weight_layout %q: want \"[out,in]\"", cpath, mc.Layout)
+	}
+	mpath := filepath.Join(dir, ModelFile)
+	f, err := safetensors.ReadFile(mpath)
+	if err != nil {
+		return nil, mc, err
+	}
+	p, err := graph.NewParams(spec, tensor.Float32)
+	if err != nil {
+		return nil, mc, fmt.Errorf("%s: %w", cpath, err)
+	}
+	want := map[string]bool{}
+	for i, ps := range p.Shapes {
+		want[ps.Name] = true
+		t, ok := f.Get(ps.Name)
+		if !ok {
+			return nil, mc, fmt.Errorf("%s: tensor %q is missing (config.json describes %v, tied=%v)", mpath, ps.Name, mc.Arch, mc.Tied)
+		}
+		shape := ps.Shape
+		if len(shape) == 2 {
+			shape = []int{ps.Shape[1], ps.Shape[0]}
+		}
+		if fmt.Sprint(t.Shape) != fmt.Sprint(shape) {
+			return nil, mc, fmt.Errorf("%s: tensor %q has shape %v, config.json's architecture needs %v", mpath, ps.Name, t.Shape, shape)
+		}
+		v, err := t.Float32()
+		if err != nil {
+			return nil, mc, fmt.Errorf("%s: tensor %q: %w", mpath, ps.Name, err)
+		}
+		for _, x := range v {
+			if x-x != 0 {
+				return nil, mc, fmt.Errorf("%s: tensor %q holds NaN or Inf values", mpath, ps.Name)
+			}
+		}
+		dst := p.Tensors[i].Data().([]float32)
+		if len(ps.Shape) == 2 {
+			v = transpose(v, ps.Shape[1], ps.Shape[0])
+		}
+		copy(dst, v)
+	}
+	for _, t := range f.Tensors {
+		if !want[t.Name] {
+			return nil, mc, fmt.Errorf("%s: unexpected tensor %q for the architecture in config.json", mpath, t.Name)
+		}
+	}
+	return p, mc, nil
+}
