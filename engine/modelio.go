@@ -58,7 +58,7 @@ func (c ModelConfig) Spec() graph.Spec {
 func NewModelConfig(cfg Config) ModelConfig {
 	s := cfg.Spec
 	return ModelConfig{
-		Arch: s.Arch, Act: string(s.Act), OutAct: string(s.OutAct), Tied: s.Tied,
+		Arch: append([]int(nil), s.Arch...), Act: string(s.Act), OutAct: string(s.OutAct), Tied: s.Tied,
 		Loss: string(s.Loss), Lambda: s.Lambda, Dtype: "float32", Layout: "[out,in]",
 		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR,
 		Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps, Seed: cfg.Seed,
@@ -82,15 +82,36 @@ func SaveModel(dir string, p *graph.Params, mc ModelConfig) error {
 			ts = append(ts, safetensors.F32(ps.Name, ps.Shape, d))
 		}
 	}
-	meta := map[string]string{"format": "pt", "producer": "caetrain"}
-	if err := safetensors.WriteFile(filepath.Join(dir, ModelFile), ts, meta); err != nil {
-		return err
-	}
 	js, err := json.MarshalIndent(mc, "", "  ")
 	if err != nil {
 		return err
 	}
+	// The safetensors header carries the architecture too, so that a
+	// model.safetensors that does not belong with config.json (one of two
+	// atomic writes failed) is detected on load.
+	arch, err := json.Marshal(archOf(mc))
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{"format": "pt", "producer": "caetrain", "caetrain.arch": string(arch)}
+	if err := safetensors.WriteFile(filepath.Join(dir, ModelFile), ts, meta); err != nil {
+		return err
+	}
 	return atomicfile.WriteBytes(filepath.Join(dir, ConfigFile), append(js, '\n'), 0o644)
+}
+
+// archConfig is the part of ModelConfig that fixes the tensors.
+type archConfig struct {
+	Arch   []int   `json:"arch"`
+	Act    string  `json:"act"`
+	OutAct string  `json:"out_act"`
+	Tied   bool    `json:"tied"`
+	Loss   string  `json:"loss"`
+	Lambda float64 `json:"lambda"`
+}
+
+func archOf(mc ModelConfig) archConfig {
+	return archConfig{mc.Arch, mc.Act, mc.OutAct, mc.Tied, mc.Loss, mc.Lambda}
 }
 
 // transpose returns the [c, r] transpose of the row-major [r, c] matrix a.
@@ -112,13 +133,20 @@ func LoadModel(dir string) (*graph.Params, ModelConfig, error) {
 	raw, err := os.ReadFile(cpath)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, mc, fmt.Errorf("%s: no model here (missing %s; train one with caetrain --out DIR)", dir, ConfigFile)
+			return nil, mc, fmt.Errorf("%s: no model here (missing %s; train one with caetrain --out DIR)", cpath, ConfigFile)
 		}
 		return nil, mc, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(&mc); err != nil {
 		return nil, mc, fmt.Errorf("%s: %w", cpath, err)
+	}
+	if dec.More() {
+		return nil, mc, fmt.Errorf("%s: unexpected data after the JSON object", cpath)
+	}
+	if mc.Dtype != "" && mc.Dtype != "float32" {
+		return nil, mc, fmt.Errorf("%s: dtype %q: caetrain models are float32", cpath, mc.Dtype)
 	}
 	spec := mc.Spec()
 	if err := spec.Validate(); err != nil {
@@ -131,6 +159,16 @@ func LoadModel(dir string) (*graph.Params, ModelConfig, error) {
 	f, err := safetensors.ReadFile(mpath)
 	if err != nil {
 		return nil, mc, err
+	}
+	if a, ok := f.Metadata["caetrain.arch"]; ok {
+		want, _ := json.Marshal(archOf(mc))
+		var got archConfig
+		if err := json.Unmarshal([]byte(a), &got); err != nil {
+			return nil, mc, fmt.Errorf("%s: metadata caetrain.arch: %w", mpath, err)
+		}
+		if g, _ := json.Marshal(got); string(g) != string(want) {
+			return nil, mc, fmt.Errorf("%s: written for %s but %s describes %s; the two files do not belong together", mpath, g, cpath, want)
+		}
 	}
 	p, err := graph.NewParams(spec, tensor.Float32)
 	if err != nil {

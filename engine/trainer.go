@@ -72,7 +72,7 @@ type machine struct {
 }
 
 func newMachine(p *graph.Params, batch int, train bool) (*machine, error) {
-	m, err := graph.Build(p, batch, graph.Options{Grad: train})
+	m, err := graph.Build(p, batch, graph.Options{Grad: train, Outputs: !train})
 	if err != nil {
 		return nil, err
 	}
@@ -131,8 +131,21 @@ func (mc *machine) run(s Samples, idx []int) (err error) {
 	return nil
 }
 
-func scalar32(n *G.Node) float64 {
-	return float64(n.Value().Data().(float32))
+// value returns the float32 data node n took in the machine's last run.
+func (mc *machine) value(n *G.Node) []float32 {
+	v, err := mc.m.Value(n)
+	if err != nil {
+		panic(err) // only watched nodes are read: a bug in engine
+	}
+	return v.Data().([]float32)
+}
+
+func (mc *machine) scalar(n *G.Node) float64 {
+	v, err := mc.m.Value(n)
+	if err != nil {
+		panic(err)
+	}
+	return float64(v.Data().(float32))
 }
 
 // Evaluator runs a model forward only, on a graph of its own, so that it
@@ -251,9 +264,9 @@ func (t *Trainer) Step(s Samples, idx []int) (StepResult, error) {
 		return StepResult{}, err
 	}
 	r := StepResult{
-		Loss:    scalar32(mc.m.Loss),
-		Recon:   scalar32(mc.m.Recon),
-		Penalty: scalar32(mc.m.Penalty),
+		Loss:    mc.scalar(mc.m.Loss),
+		Recon:   mc.scalar(mc.m.Recon),
+		Penalty: mc.scalar(mc.m.Penalty),
 		Rows:    len(idx),
 	}
 	grads := make([][]float32, len(mc.m.Learnables))
@@ -298,11 +311,11 @@ func zeroAll(gs [][]float32) {
 
 // EvalResult are means over the evaluated samples.
 type EvalResult struct {
-	N              int     `json:"n"`
-	Recon          float64 `json:"test_recon"`         // mean per-sample reconstruction loss
-	JacobianFro    float64 `json:"test_jacobian_fro"`  // mean ‖J_h(x)‖_F
-	JacobianFro2   float64 `json:"test_jacobian_fro2"` // mean ‖J_h(x)‖²_F
-	Loss           float64 `json:"test_loss"`          // mean of recon + λ‖J‖²_F
+	N            int     `json:"n"`
+	Recon        float64 `json:"test_recon"`         // mean per-sample reconstruction loss
+	JacobianFro  float64 `json:"test_jacobian_fro"`  // mean ‖J_h(x)‖_F
+	JacobianFro2 float64 `json:"test_jacobian_fro2"` // mean ‖J_h(x)‖²_F
+	Loss         float64 `json:"test_loss"`          // mean of recon + λ‖J‖²_F
 }
 
 // Evaluate computes EvalResult over the first n samples of s (all if n ≤ 0
@@ -313,8 +326,8 @@ func (t *Evaluator) Evaluate(s Samples, n int) (EvalResult, error) {
 	}
 	var res EvalResult
 	err := t.forEachBatch(s, n, func(idx []int) error {
-		recon := t.eval.m.ReconPer.Value().Data().([]float32)
-		pen := t.eval.m.PenPer.Value().Data().([]float32)
+		recon := t.eval.value(t.eval.m.ReconPer)
+		pen := t.eval.value(t.eval.m.PenPer)
 		for r := range idx {
 			res.Recon += float64(recon[r])
 			res.JacobianFro2 += float64(pen[r])
@@ -341,7 +354,7 @@ func (t *Evaluator) Reconstruct(s Samples, n int) ([]float32, error) {
 	n = min(n, s.N)
 	out := make([]float32, 0, n*s.Dim)
 	err := t.forEachBatch(s, n, func(idx []int) error {
-		o := t.eval.m.Output.Value().Data().([]float32)
+		o := t.eval.value(t.eval.m.Output)
 		out = append(out, o[:len(idx)*s.Dim]...)
 		return nil
 	})

@@ -273,3 +273,35 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestReconstructMatchesRecon: the reconstructions Reconstruct returns must
+// be the ones the loss was computed from: for an SSE model, Σ(r−x)² per
+// sample averaged equals Evaluate's test_recon. (Reading a node's Value()
+// after a run returned the residual r−x here once: the tape machine ran the
+// subtraction in place.) float32 sums: 1e-5 relative.
+func TestReconstructMatchesRecon(t *testing.T) {
+	// The seed preset's shape: the in-place reuse depends on the graph.
+	c := smallConfig(graph.ReLU, false)
+	c.Spec.Arch = []int{784, 64, 32, 16}
+	tr := newTestTrainer(t, c)
+	data := synth(37, 784, 8)
+	if _, err := tr.Step(data, []int{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := tr.Reconstruct(data, data.N)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for i, r := range rec {
+		d := float64(r - data.X[i])
+		sum += d * d
+	}
+	ev, err := tr.Evaluate(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sum / float64(data.N); math.Abs(got-ev.Recon) > 1e-5*ev.Recon {
+		t.Errorf("mean Σ(r−x)² from Reconstruct = %.7g, Evaluate's recon = %.7g", got, ev.Recon)
+	}
+}

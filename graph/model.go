@@ -14,6 +14,10 @@ type Options struct {
 	// Grad adds the symbolic gradient of Loss with respect to every
 	// learnable, from one gorgonia.Grad call.
 	Grad bool
+	// Outputs makes ReconPer, PenPer, Code and Output readable with
+	// Model.Value after a run (Loss, Recon and Penalty always are). Each
+	// costs a copy per run.
+	Outputs bool
 }
 
 // Model is a CAE as nodes of one Gorgonia expression graph for a fixed batch
@@ -42,6 +46,33 @@ type Model struct {
 	PenPer   *G.Node // [batch] per-sample ‖J_h(x)‖²_F
 	Code     *G.Node // [batch, nL] the code h(x)
 	Output   *G.Node // [batch, n0] the reconstruction
+
+	// reads holds copies of watched nodes' values, taken by gorgonia.Read
+	// instructions as soon as each is computed. A node's own Value() is
+	// not reliable after a run: the tape machine reuses registers and runs
+	// element-wise ops in place once a value's last reader is done.
+	reads map[*G.Node]*G.Value
+}
+
+// Value returns the value that n took in the last run. n must be one of the
+// watched outputs (see Options.Outputs).
+func (m *Model) Value(n *G.Node) (G.Value, error) {
+	v, ok := m.reads[n]
+	if !ok {
+		return nil, fmt.Errorf("graph: node %v is not watched; build with Options.Outputs", n)
+	}
+	if *v == nil {
+		return nil, fmt.Errorf("graph: node %v has no value yet; run the machine first", n)
+	}
+	return *v, nil
+}
+
+func (m *Model) watch(ns ...*G.Node) {
+	for _, n := range ns {
+		v := new(G.Value)
+		G.Read(n, v)
+		m.reads[n] = v
+	}
 }
 
 // layer is one dense layer's nodes.
@@ -150,6 +181,11 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 		if m.Grads, err = G.Grad(m.Loss, m.Learnables...); err != nil {
 			return nil, fmt.Errorf("graph: gradients: %w", err)
 		}
+	}
+	m.reads = map[*G.Node]*G.Value{}
+	m.watch(m.Loss, m.Recon, m.Penalty)
+	if opt.Outputs {
+		m.watch(m.ReconPer, m.PenPer, m.Code, m.Output)
 	}
 	return m, nil
 }

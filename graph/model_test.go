@@ -79,7 +79,7 @@ type runner struct {
 
 func newRunner(t *testing.T, p *Params, batch int, grad bool) *runner {
 	t.Helper()
-	m, err := Build(p, batch, Options{Grad: grad})
+	m, err := Build(p, batch, Options{Grad: grad, Outputs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,17 +111,26 @@ func (r *runner) run(t *testing.T, x, mask []float64) {
 	}
 }
 
-func scalarOf(t *testing.T, n *G.Node) float64 {
+func (r *runner) scalar(t *testing.T, n *G.Node) float64 {
 	t.Helper()
-	v, ok := n.Value().Data().(float64)
+	val, err := r.m.Value(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := val.Data().(float64)
 	if !ok {
-		t.Fatalf("%v: not a float64 scalar: %v", n, n.Value())
+		t.Fatalf("%v: not a float64 scalar: %v", n, val)
 	}
 	return v
 }
 
-func vecOf(n *G.Node) []float64 {
-	return append([]float64(nil), n.Value().Data().([]float64)...)
+func (r *runner) vec(t *testing.T, n *G.Node) []float64 {
+	t.Helper()
+	val, err := r.m.Value(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]float64(nil), val.Data().([]float64)...)
 }
 
 func ones(n int) []float64 {
@@ -154,7 +163,7 @@ func TestPenaltyMatchesFiniteDifferenceJacobian(t *testing.T) {
 			x := randX(batch, s.Arch[0], rng)
 			r := newRunner(t, p, batch, false)
 			r.run(t, append([]float64(nil), x...), ones(batch))
-			got := vecOf(r.m.PenPer)
+			got := r.vec(t, r.m.PenPer)
 			ref := newRef(p)
 			n0 := s.Arch[0]
 			for b := 0; b < batch; b++ {
@@ -182,7 +191,7 @@ func TestPenaltyClosedFormOneSigmoidLayer(t *testing.T) {
 		x := randX(batch, 9, rng)
 		r := newRunner(t, p, batch, false)
 		r.run(t, x, ones(batch))
-		got := vecOf(r.m.PenPer)
+		got := r.vec(t, r.m.PenPer)
 		ref := newRef(p)
 		for b := 0; b < batch; b++ {
 			want := ref.closedFormSigmoid(x[b*9 : (b+1)*9])
@@ -208,16 +217,23 @@ func TestForwardMatchesReference(t *testing.T) {
 			r.run(t, append([]float64(nil), x...), mask)
 			ref := newRef(p)
 			n0 := s.Arch[0]
-			gotRecon := vecOf(r.m.ReconPer)
-			code := vecOf(r.m.Code)
+			gotRecon := r.vec(t, r.m.ReconPer)
+			code := r.vec(t, r.m.Code)
+			output := r.vec(t, r.m.Output)
 			nL := s.Arch[len(s.Arch)-1]
 			var sumR, sumP float64
-			pen := vecOf(r.m.PenPer)
+			pen := r.vec(t, r.m.PenPer)
 			for b := 0; b < batch; b++ {
 				xb := x[b*n0 : (b+1)*n0]
 				want := ref.recon(xb)
 				if e := relErr(gotRecon[b], want); e > tol {
 					t.Errorf("sample %d: recon got %.12g want %.12g", b, gotRecon[b], want)
+				}
+				_, out := ref.decode(ref.encode(xb))
+				for j := range out {
+					if e := relErr(output[b*n0+j], out[j]); e > tol {
+						t.Errorf("sample %d: output[%d] got %.12g want %.12g", b, j, output[b*n0+j], out[j])
+					}
 				}
 				h := ref.encode(xb)
 				for j := range h {
@@ -229,12 +245,12 @@ func TestForwardMatchesReference(t *testing.T) {
 				sumP += mask[b] * pen[b]
 			}
 			n := 3.0
-			if e := relErr(scalarOf(t, r.m.Recon), sumR/n); e > tol {
-				t.Errorf("masked mean recon got %.12g want %.12g", scalarOf(t, r.m.Recon), sumR/n)
+			if e := relErr(r.scalar(t, r.m.Recon), sumR/n); e > tol {
+				t.Errorf("masked mean recon got %.12g want %.12g", r.scalar(t, r.m.Recon), sumR/n)
 			}
 			wantLoss := (sumR + s.Lambda*sumP) / n
-			if e := relErr(scalarOf(t, r.m.Loss), wantLoss); e > tol {
-				t.Errorf("loss got %.12g want %.12g", scalarOf(t, r.m.Loss), wantLoss)
+			if e := relErr(r.scalar(t, r.m.Loss), wantLoss); e > tol {
+				t.Errorf("loss got %.12g want %.12g", r.scalar(t, r.m.Loss), wantLoss)
 			}
 		})
 	}
@@ -266,7 +282,7 @@ func TestGradientsMatchCentralDifferences(t *testing.T) {
 			fwd := newRunner(t, p, batch, false)
 			loss := func() float64 {
 				fwd.run(t, append([]float64(nil), x...), mask)
-				return scalarOf(t, fwd.m.Loss)
+				return fwd.scalar(t, fwd.m.Loss)
 			}
 			var num2, den2, worst float64
 			worstAt := ""
@@ -317,9 +333,9 @@ func TestRunLeavesInputsAndWeightsUnchanged(t *testing.T) {
 			}
 			r := newRunner(t, p, batch, true)
 			r.run(t, x, ones(batch))
-			l1 := scalarOf(t, r.m.Loss)
+			l1 := r.scalar(t, r.m.Loss)
 			r.run(t, x, ones(batch))
-			l2 := scalarOf(t, r.m.Loss)
+			l2 := r.scalar(t, r.m.Loss)
 			if l1 != l2 {
 				t.Errorf("second run loss %v differs from first %v", l2, l1)
 			}

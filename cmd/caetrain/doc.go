@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Command caetrain trains contractive autoencoders (Rifai et al., ICML 2011)
+// on Fashion-MNIST or MNIST, and evaluates them.
+//
+// Usage:
+//
+//	caetrain [train] [flags]                  train a model (the default action)
+//	caetrain eval --model DIR [--data DIR] [--n N]
+//
+// Training writes into --out (default runs/<timestamp>):
+//
+//	model.safetensors   float32 weights [out,in] and biases: encoder.{i}.weight,
+//	                    encoder.{i}.bias, decoder.{i}.weight (absent when tied),
+//	                    decoder.{i}.bias, i from 0 in data-flow order
+//	config.json         the architecture and how it was trained
+//	metrics.jsonl       one Metrics object per line (see below)
+//	reconstructions.png ten test images above their reconstructions
+//
+// Each line of metrics.jsonl, and each event that --json prints on stdout,
+// is a JSON object of this shape (engine.Metrics):
+//
+//	type Metrics struct {
+//		Event   string  // "log" every --log-every steps, "epoch" at each epoch's end, "final"
+//		Epoch   int
+//		Step    int
+//		Loss    float64 // means over the samples since the previous event of the same kind
+//		Recon   float64
+//		Penalty float64 // ‖J_h(x)‖²_F
+//		Seconds float64
+//		// epoch and final events only:
+//		TestRecon       float64 `json:"test_recon"`
+//		TestJacobianFro float64 `json:"test_jacobian_fro"` // mean ‖J_h(x)‖_F over the test set
+//		SamplesPerS     float64 `json:"samples_per_s"`     // after the first 10 steps
+//		Device          string
+//	}
+//
+// --json also prints {"event":"start",...} first and {"event":"done",...}
+// last. eval prints one JSON object: test_recon, test_jacobian_fro,
+// test_jacobian_fro2 and n.
+//
+// Exit status: 0 success, 1 failure, 2 usage error (bad flags, or
+// --device=cuda where CUDA cannot run), 130 interrupted (the model so far is
+// saved).
+package main
