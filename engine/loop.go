@@ -112,9 +112,12 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 	shuffle := rand.New(rand.NewPCG(c.Seed, 0x73687566666c65)) // "shuffle"
 	perm := make([]int, l.Train.N)
 	start := time.Now()
+	// Throughput counts training steps only (not evaluation), after the
+	// first 10 steps, which include warm-up; runs of 10 steps or fewer
+	// count all of theirs.
 	var tput struct {
-		from    time.Time
-		samples int
+		samples, all int
+		secs, allSec float64
 	}
 	var sinceLog, epochMean mean
 	var last Metrics
@@ -130,17 +133,19 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 				return last, err
 			}
 			idx := perm[off:min(off+c.Batch, len(perm))]
+			t0 := time.Now()
 			r, err := t.Step(l.Train, idx)
 			if err != nil {
 				return last, err
 			}
+			dt := time.Since(t0).Seconds()
 			sinceLog.add(r)
 			epochMean.add(r)
-			switch {
-			case t.step == 10:
-				tput.from = time.Now()
-			case t.step > 10:
+			tput.all += r.Rows
+			tput.allSec += dt
+			if t.step > 10 {
 				tput.samples += r.Rows
+				tput.secs += dt
 			}
 			for _, h := range l.onStep {
 				if err := h(Progress{Epoch: epoch, Epochs: c.Epochs, Step: t.step, TotalSteps: total, Loss: r.Loss}); err != nil {
@@ -160,7 +165,7 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 		}
 		m := Metrics{Event: "epoch", Epoch: epoch, Step: t.step}
 		epochMean.fill(&m)
-		if err := l.finish(&m, start, tput.from, tput.samples); err != nil {
+		if err := l.finish(&m, start, tput.samples, tput.secs, tput.all, tput.allSec); err != nil {
 			return last, err
 		}
 		last = m
@@ -175,7 +180,7 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 	if final.Step != t.step || final.TestRecon == nil { // no epoch ran, or it was cut short
 		final = Metrics{Event: "final", Epoch: max(epoch-1, 1), Step: t.step}
 		epochMean.fill(&final)
-		if err := l.finish(&final, start, tput.from, tput.samples); err != nil {
+		if err := l.finish(&final, start, tput.samples, tput.secs, tput.all, tput.allSec); err != nil {
 			return final, err
 		}
 	}
@@ -188,7 +193,7 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 }
 
 // finish evaluates on the test set and fills the epoch-end fields.
-func (l *Loop) finish(m *Metrics, start, tputFrom time.Time, tputSamples int) error {
+func (l *Loop) finish(m *Metrics, start time.Time, samples int, secs float64, allSamples int, allSecs float64) error {
 	m.Seconds = time.Since(start).Seconds()
 	if l.Test.N > 0 {
 		ev, err := l.T.Evaluate(l.Test, l.EvalN)
@@ -197,8 +202,14 @@ func (l *Loop) finish(m *Metrics, start, tputFrom time.Time, tputSamples int) er
 		}
 		m.TestRecon, m.TestJacobianFro = &ev.Recon, &ev.JacobianFro
 	}
-	if tputSamples > 0 {
-		sps := float64(tputSamples) / time.Since(tputFrom).Seconds()
+	var sps float64
+	switch {
+	case samples > 0 && secs > 0:
+		sps = float64(samples) / secs
+	case allSamples > 0 && allSecs > 0:
+		sps = float64(allSamples) / allSecs
+	}
+	if sps > 0 {
 		m.SamplesPerS = &sps
 	}
 	m.Device = l.Device

@@ -19,7 +19,7 @@ import (
 func penalty(enc []layer, w []*G.Node, batch int, arch []int) (*G.Node, error) {
 	L := len(enc)
 	if L == 1 {
-		colNorm := must(G.Sum(must(G.Square(w[0])), 0))   // [n1]: Σ_i W_ij²
+		colNorm := must(G.Sum(must(G.Square(w[0])), 0)) // [n1]: Σ_i W_ij²
 		return G.Mul(must(G.Square(enc[0].d)), colNorm) // [B]
 	}
 	nL := arch[L]

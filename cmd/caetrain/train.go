@@ -196,7 +196,6 @@ func trainMain(args []string, stdout, stderr io.Writer) error {
 		return usagef("--out %s: %v", out, err)
 	}
 
-
 	tr, err := engine.NewTrainer(cfg)
 	if err != nil {
 		return err
