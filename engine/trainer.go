@@ -10,7 +10,6 @@ import (
 
 	"github.com/caetrain/caetrain/graph"
 	"github.com/caetrain/caetrain/kernels"
-	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -62,91 +61,6 @@ type Samples struct {
 
 // Row returns sample i.
 func (s Samples) Row(i int) []float32 { return s.X[i*s.Dim : (i+1)*s.Dim] }
-
-// machine is one graph and the VM that runs it, with its input tensors.
-type machine struct {
-	m    *graph.Model
-	vm   G.VM
-	x    *tensor.Dense // [batch, n0], bound to m.X
-	mask *tensor.Dense // [batch]
-}
-
-func newMachine(p *graph.Params, batch int, train bool) (*machine, error) {
-	m, err := graph.Build(p, batch, graph.Options{Grad: train, Outputs: !train})
-	if err != nil {
-		return nil, err
-	}
-	var opts []G.VMOpt
-	if train {
-		opts = append(opts, G.BindDualValues(m.Learnables...))
-	}
-	mc := &machine{
-		m:    m,
-		vm:   G.NewTapeMachine(m.Graph, opts...),
-		x:    tensor.New(tensor.WithShape(batch, p.Spec.Arch[0]), tensor.Of(tensor.Float32)),
-		mask: tensor.New(tensor.WithShape(batch), tensor.Of(tensor.Float32)),
-	}
-	return mc, nil
-}
-
-// load copies rows idx of s into the input, zero-pads the rest of the batch,
-// sets the mask and 1/n, and runs the machine.
-func (mc *machine) run(s Samples, idx []int) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("engine: gorgonia panicked: %v", r)
-		}
-	}()
-	b := mc.m.Batch
-	if len(idx) == 0 || len(idx) > b {
-		return fmt.Errorf("engine: %d rows for a batch of %d", len(idx), b)
-	}
-	x := mc.x.Data().([]float32)
-	mask := mc.mask.Data().([]float32)
-	d := s.Dim
-	for r := 0; r < b; r++ {
-		if r < len(idx) {
-			copy(x[r*d:(r+1)*d], s.Row(idx[r]))
-			mask[r] = 1
-		} else {
-			clear(x[r*d : (r+1)*d])
-			mask[r] = 0
-		}
-	}
-	// Let errors must be checked: on a shape mismatch RunAll would run on
-	// stale inputs.
-	if err := G.Let(mc.m.X, mc.x); err != nil {
-		return fmt.Errorf("engine: set x: %w", err)
-	}
-	if err := G.Let(mc.m.Mask, mc.mask); err != nil {
-		return fmt.Errorf("engine: set mask: %w", err)
-	}
-	if err := G.Let(mc.m.InvN, float32(1/float64(len(idx)))); err != nil {
-		return fmt.Errorf("engine: set 1/n: %w", err)
-	}
-	mc.vm.Reset()
-	if err := mc.vm.RunAll(); err != nil {
-		return fmt.Errorf("engine: run: %w", err)
-	}
-	return nil
-}
-
-// value returns the float32 data node n took in the machine's last run.
-func (mc *machine) value(n *G.Node) []float32 {
-	v, err := mc.m.Value(n)
-	if err != nil {
-		panic(err) // only watched nodes are read: a bug in engine
-	}
-	return v.Data().([]float32)
-}
-
-func (mc *machine) scalar(n *G.Node) float64 {
-	v, err := mc.m.Value(n)
-	if err != nil {
-		panic(err)
-	}
-	return float64(v.Data().(float32))
-}
 
 // Evaluator runs a model forward only, on a graph of its own, so that it
 // never touches a training machine's accumulated gradients.
