@@ -4,6 +4,7 @@ package engine
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/caetrain/caetrain/graph"
 	G "gorgonia.org/gorgonia"
@@ -16,10 +17,13 @@ type machine struct {
 	vm   G.VM
 	x    *tensor.Dense // [batch, n0], bound to m.X
 	mask *tensor.Dense // [batch]
+	// noise[c] is [batch, n0], bound to m.Noise[c] (CAE+H only).
+	noise []*tensor.Dense
 }
 
 func newMachine(p *graph.Params, batch int, train bool) (*machine, error) {
-	m, err := graph.Build(p, batch, graph.Options{Grad: train, Outputs: !train})
+	// Evaluation reports the first-order penalty only: no CAE+H noise.
+	m, err := graph.Build(p, batch, graph.Options{Grad: train, Outputs: !train, NoHessian: !train})
 	if err != nil {
 		return nil, err
 	}
@@ -33,12 +37,20 @@ func newMachine(p *graph.Params, batch int, train bool) (*machine, error) {
 		x:    tensor.New(tensor.WithShape(batch, p.Spec.Arch[0]), tensor.Of(tensor.Float32)),
 		mask: tensor.New(tensor.WithShape(batch), tensor.Of(tensor.Float32)),
 	}
+	for range m.Noise {
+		mc.noise = append(mc.noise, tensor.New(tensor.WithShape(batch, p.Spec.Arch[0]), tensor.Of(tensor.Float32)))
+	}
 	return mc, nil
 }
 
-// load copies rows idx of s into the input, zero-pads the rest of the batch,
-// sets the mask and 1/n, and runs the machine.
-func (mc *machine) run(s Samples, idx []int) (err error) {
+// run copies rows idx of s into the input, zero-pads the rest of the batch,
+// sets the mask and 1/n, draws the CAE+H noise for this step, and runs the
+// machine.
+//
+// The noise is a pure function of (seed, step): ε ~ N(0, σ²I) from a PCG
+// stream keyed by both, so a resumed run draws exactly what the
+// uninterrupted one did, with no generator state to save.
+func (mc *machine) run(s Samples, idx []int, seed uint64, step int) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("engine: gorgonia panicked: %v", r)
@@ -70,6 +82,19 @@ func (mc *machine) run(s Samples, idx []int) (err error) {
 	}
 	if err := G.Let(mc.m.InvN, float32(1/float64(len(idx)))); err != nil {
 		return fmt.Errorf("engine: set 1/n: %w", err)
+	}
+	if len(mc.noise) > 0 {
+		rng := rand.New(rand.NewPCG(seed^0x636165682b6e6f69, uint64(step))) // "caeh+noi"
+		sigma := mc.m.Spec.HessSigma
+		for c, nz := range mc.noise {
+			e := nz.Data().([]float32)
+			for i := range e {
+				e[i] = float32(sigma * rng.NormFloat64())
+			}
+			if err := G.Let(mc.m.Noise[c], nz); err != nil {
+				return fmt.Errorf("engine: set noise %d: %w", c, err)
+			}
+		}
 	}
 	mc.vm.Reset()
 	if err := mc.vm.RunAll(); err != nil {

@@ -163,6 +163,7 @@ func (t *Trainer) Steps() int { return t.step }
 // StepResult are one batch's means over its real rows.
 type StepResult struct {
 	Loss, Recon, Penalty float64
+	Hess                 float64 // the CAE+H term's mean; 0 without it
 	Rows                 int
 }
 
@@ -174,7 +175,7 @@ func (t *Trainer) Step(s Samples, idx []int) (StepResult, error) {
 		return StepResult{}, fmt.Errorf("engine: samples have %d values, the model's input has %d", s.Dim, t.Config.Spec.Arch[0])
 	}
 	mc := t.train
-	if err := mc.run(s, idx); err != nil {
+	if err := mc.run(s, idx, t.Config.Seed, t.step+1); err != nil {
 		return StepResult{}, err
 	}
 	r := StepResult{
@@ -182,6 +183,9 @@ func (t *Trainer) Step(s Samples, idx []int) (StepResult, error) {
 		Recon:   mc.scalar(mc.m.Recon),
 		Penalty: mc.scalar(mc.m.Penalty),
 		Rows:    len(idx),
+	}
+	if mc.m.Hess != nil {
+		r.Hess = mc.scalar(mc.m.Hess)
 	}
 	grads := make([][]float32, len(mc.m.Learnables))
 	for i, n := range mc.m.Learnables {
@@ -287,7 +291,7 @@ func (t *Evaluator) forEachBatch(s Samples, n int, f func(idx []int) error) erro
 		for i := start; i < min(start+b, n); i++ {
 			idx = append(idx, i)
 		}
-		if err := t.eval.run(s, idx); err != nil {
+		if err := t.eval.run(s, idx, 0, 0); err != nil {
 			return err
 		}
 		if err := f(idx); err != nil {

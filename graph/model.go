@@ -18,6 +18,9 @@ type Options struct {
 	// Model.Value after a run (Loss, Recon and Penalty always are). Each
 	// costs a copy per run.
 	Outputs bool
+	// NoHessian leaves out the CAE+H term even when the Spec has one (for
+	// evaluation graphs, which report the first-order penalty only).
+	NoHessian bool
 }
 
 // Model is a CAE as nodes of one Gorgonia expression graph for a fixed batch
@@ -32,6 +35,9 @@ type Model struct {
 	X    *G.Node // [batch, n0] samples; padding rows may hold anything finite
 	Mask *G.Node // [batch] 1 for a real row, 0 for padding
 	InvN *G.Node // scalar 1/(number of real rows)
+	// Noise[c] is [batch, n0], the c-th corruption ε_c ~ N(0, σ²I) of the
+	// CAE+H term; empty when there is none.
+	Noise G.Nodes
 
 	// Learnables, in Params order, bound to the Params' tensors.
 	Learnables G.Nodes
@@ -44,6 +50,8 @@ type Model struct {
 	Penalty  *G.Node // scalar: mean over real rows of ‖J_h(x)‖²_F
 	ReconPer *G.Node // [batch] per-sample reconstruction loss
 	PenPer   *G.Node // [batch] per-sample ‖J_h(x)‖²_F
+	Hess     *G.Node // scalar: mean over real rows of the CAE+H estimate; nil without it
+	HessPer  *G.Node // [batch] per-sample (1/C)Σ_c ‖J(x) − J(x+ε_c)‖²_F; nil without it
 	Code     *G.Node // [batch, nL] the code h(x)
 	Output   *G.Node // [batch, n0] the reconstruction
 
@@ -115,7 +123,7 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 		}
 		m.Learnables = append(m.Learnables, n)
 	}
-	c := consts{one: scalar(g, dt, 1), zero: scalar(g, dt, 0)}
+	cs := consts{one: scalar(g, dt, 1), zero: scalar(g, dt, 0)}
 
 	// Encoder.
 	encW := make([]*G.Node, L)
@@ -126,7 +134,7 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 		encW[k] = m.Learnables[idx]
 		b := m.Learnables[idx+1]
 		idx += 2
-		enc[k], err = dense(c, a, encW[k], false, b, s.Act, true)
+		enc[k], err = dense(cs, a, encW[k], false, b, s.Act, true)
 		if err != nil {
 			return nil, fmt.Errorf("graph: encoder layer %d: %w", k, err)
 		}
@@ -151,7 +159,7 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 		if k == L-1 {
 			act = s.OutAct
 		}
-		out, err = dense(c, a, w, transpose, b, act, false)
+		out, err = dense(cs, a, w, transpose, b, act, false)
 		if err != nil {
 			return nil, fmt.Errorf("graph: decoder layer %d: %w", k, err)
 		}
@@ -162,9 +170,9 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 	if m.ReconPer, err = reconstruction(s.Loss, out, m.X); err != nil {
 		return nil, fmt.Errorf("graph: reconstruction loss: %w", err)
 	}
-	if m.PenPer, err = penalty(enc, encW, batch, s.Arch); err != nil {
-		return nil, fmt.Errorf("graph: contractive penalty: %w", err)
-	}
+	fac := factor(enc, encW, batch, s.Arch)
+	gr := newGram(encW[0], fac.diag)
+	m.PenPer = penalty(fac, gr, batch, s.Arch)
 
 	// Masked means: Mul of two vectors is their dot product.
 	reconSum := must(G.Mul(m.ReconPer, m.Mask))
@@ -173,7 +181,29 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 	m.Penalty = must(G.Mul(penSum, m.InvN))
 	total := reconSum
 	if s.Lambda != 0 {
-		total = must(G.Add(reconSum, must(G.Mul(penSum, scalar(g, dt, s.Lambda)))))
+		total = must(G.Add(total, must(G.Mul(penSum, scalar(g, dt, s.Lambda)))))
+	}
+
+	if s.HessGamma > 0 && !opt.NoHessian {
+		// The encoder again on each noisy copy, sharing the weights.
+		var noisy []jacFactor
+		for c := 0; c < s.HessCopies; c++ {
+			eps := G.NewMatrix(g, dt, G.WithShape(batch, n0), G.WithName(fmt.Sprintf("noise.%d", c)))
+			m.Noise = append(m.Noise, eps)
+			a := must(G.Add(m.X, eps))
+			nenc := make([]layer, L)
+			for k := 0; k < L; k++ {
+				if nenc[k], err = dense(cs, a, encW[k], false, m.Learnables[2*k+1], s.Act, true); err != nil {
+					return nil, fmt.Errorf("graph: noisy encoder layer %d: %w", k, err)
+				}
+				a = nenc[k].a
+			}
+			noisy = append(noisy, factor(nenc, encW, batch, s.Arch))
+		}
+		m.HessPer = hessian(fac, noisy, gr, batch, s.Arch)
+		hessSum := must(G.Mul(m.HessPer, m.Mask))
+		m.Hess = must(G.Mul(hessSum, m.InvN))
+		total = must(G.Add(total, must(G.Mul(hessSum, scalar(g, dt, s.HessGamma)))))
 	}
 	m.Loss = must(G.Mul(total, m.InvN))
 
@@ -184,8 +214,14 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 	}
 	m.reads = map[*G.Node]*G.Value{}
 	m.watch(m.Loss, m.Recon, m.Penalty)
+	if m.Hess != nil {
+		m.watch(m.Hess)
+	}
 	if opt.Outputs {
 		m.watch(m.ReconPer, m.PenPer, m.Code, m.Output)
+		if m.HessPer != nil {
+			m.watch(m.HessPer)
+		}
 	}
 	return m, nil
 }

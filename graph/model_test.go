@@ -73,8 +73,9 @@ func randX(batch, n int, rng *rand.Rand) []float64 {
 
 // runner runs one model built on p with inputs set.
 type runner struct {
-	m  *Model
-	vm G.VM
+	m     *Model
+	vm    G.VM
+	noise [][]float64 // one [batch*n0] slice per CAE+H copy
 }
 
 func newRunner(t *testing.T, p *Params, batch int, grad bool) *runner {
@@ -104,6 +105,11 @@ func (r *runner) run(t *testing.T, x, mask []float64) {
 	}
 	if err := G.Let(r.m.InvN, 1/n); err != nil {
 		t.Fatal(err)
+	}
+	for c, nz := range r.noise {
+		if err := G.Let(r.m.Noise[c], tensor.New(tensor.WithShape(r.m.Batch, r.m.Spec.Arch[0]), tensor.WithBacking(append([]float64(nil), nz...)))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r.vm.Reset()
 	if err := r.vm.RunAll(); err != nil {

@@ -44,6 +44,13 @@ type Spec struct {
 	Loss LossKind
 	// Lambda weighs the contractive penalty.
 	Lambda float64
+
+	// HessGamma weighs the CAE+H term (Rifai et al., ECML 2011),
+	// γ·E_ε‖J(x) − J(x+ε)‖²_F with ε ~ N(0, HessSigma²·I), estimated with
+	// HessCopies noisy copies of each sample. Zero turns it off.
+	HessGamma  float64
+	HessSigma  float64
+	HessCopies int
 }
 
 // Layers is the number of encoder layers.
@@ -81,6 +88,17 @@ func (s Spec) Validate() error {
 	}
 	if !(s.Lambda >= 0) || s.Lambda > 1e12 {
 		errs = append(errs, fmt.Errorf("lambda %v: must be a finite number ≥ 0", s.Lambda))
+	}
+	if !(s.HessGamma >= 0) || s.HessGamma > 1e12 {
+		errs = append(errs, fmt.Errorf("hess-gamma %v: must be a finite number ≥ 0", s.HessGamma))
+	}
+	if s.HessGamma > 0 {
+		if !(s.HessSigma > 0) || s.HessSigma > 1e6 {
+			errs = append(errs, fmt.Errorf("hess-sigma %v: must be positive when hess-gamma > 0", s.HessSigma))
+		}
+		if s.HessCopies < 1 || s.HessCopies > 64 {
+			errs = append(errs, fmt.Errorf("hess-copies %d: must be between 1 and 64 when hess-gamma > 0", s.HessCopies))
+		}
 	}
 	return errors.Join(errs...)
 }
