@@ -119,4 +119,3 @@ func (mc *machine) scalar(n *G.Node) float64 {
 	}
 	return float64(v.Data().(float32))
 }
-
