@@ -5,6 +5,7 @@ package graph
 import (
 	"fmt"
 
+	"github.com/caetrain/caetrain/kernels"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -85,7 +86,7 @@ func (m *Model) watch(ns ...*G.Node) {
 
 // layer is one dense layer's nodes.
 type layer struct {
-	z, a, d *G.Node // pre-activation, activation, φ′(z) (d nil when unused)
+	a, d *G.Node // activation φ(z) and φ′(z) (d nil when unused)
 }
 
 // Build makes the graph of a CAE for p.Spec at the given batch size, with its
@@ -123,7 +124,6 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 		}
 		m.Learnables = append(m.Learnables, n)
 	}
-	cs := consts{one: scalar(g, dt, 1), zero: scalar(g, dt, 0)}
 
 	// Encoder.
 	encW := make([]*G.Node, L)
@@ -134,16 +134,13 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 		encW[k] = m.Learnables[idx]
 		b := m.Learnables[idx+1]
 		idx += 2
-		enc[k], err = dense(cs, a, encW[k], false, b, s.Act, true)
-		if err != nil {
-			return nil, fmt.Errorf("graph: encoder layer %d: %w", k, err)
-		}
+		enc[k] = dense(a, encW[k], false, b, s.Act, true)
 		a = enc[k].a
 	}
 	m.Code = a
 
-	// Decoder: layer k mirrors encoder layer L−1−k.
-	var out layer
+	// Decoder: layer k mirrors encoder layer L−1−k. The last layer keeps
+	// its pre-activation: the loss is computed from it.
 	for k := 0; k < L; k++ {
 		var w *G.Node
 		transpose := false
@@ -155,57 +152,46 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 		}
 		b := m.Learnables[idx]
 		idx++
-		act := s.Act
-		if k == L-1 {
-			act = s.OutAct
+		if k < L-1 {
+			a = dense(a, w, transpose, b, s.Act, false).a
+			continue
 		}
-		out, err = dense(cs, a, w, transpose, b, act, false)
-		if err != nil {
-			return nil, fmt.Errorf("graph: decoder layer %d: %w", k, err)
+		z := biasAct(matmul(a, w, false, transpose, tensor.Shape{batch, s.Arch[L-1-k]}), b, kernels.Linear)
+		m.ReconPer = reconLoss(z, m.X, actKernel(s.OutAct), s.Loss == BCE)
+		if opt.Outputs {
+			m.Output = activation(z, actKernel(s.OutAct))
 		}
-		a = out.a
 	}
-	m.Output = a
 
-	if m.ReconPer, err = reconstruction(s.Loss, out, m.X); err != nil {
-		return nil, fmt.Errorf("graph: reconstruction loss: %w", err)
-	}
 	fac := factor(enc, encW, batch, s.Arch)
 	gr := newGram(encW[0], fac.diag)
-	m.PenPer = penalty(fac, gr, batch, s.Arch)
+	m.PenPer = penalty(fac, gr)
 
-	// Masked means: Mul of two vectors is their dot product.
-	reconSum := must(G.Mul(m.ReconPer, m.Mask))
-	penSum := must(G.Mul(m.PenPer, m.Mask))
-	m.Recon = must(G.Mul(reconSum, m.InvN))
-	m.Penalty = must(G.Mul(penSum, m.InvN))
-	total := reconSum
+	terms, weights := G.Nodes{m.ReconPer}, []float64{1}
 	if s.Lambda != 0 {
-		total = must(G.Add(total, must(G.Mul(penSum, scalar(g, dt, s.Lambda)))))
+		terms, weights = append(terms, m.PenPer), append(weights, s.Lambda)
 	}
-
 	if s.HessGamma > 0 && !opt.NoHessian {
 		// The encoder again on each noisy copy, sharing the weights.
 		var noisy []jacFactor
 		for c := 0; c < s.HessCopies; c++ {
 			eps := G.NewMatrix(g, dt, G.WithShape(batch, n0), G.WithName(fmt.Sprintf("noise.%d", c)))
 			m.Noise = append(m.Noise, eps)
-			a := must(G.Add(m.X, eps))
+			a := add(m.X, eps)
 			nenc := make([]layer, L)
 			for k := 0; k < L; k++ {
-				if nenc[k], err = dense(cs, a, encW[k], false, m.Learnables[2*k+1], s.Act, true); err != nil {
-					return nil, fmt.Errorf("graph: noisy encoder layer %d: %w", k, err)
-				}
+				nenc[k] = dense(a, encW[k], false, m.Learnables[2*k+1], s.Act, true)
 				a = nenc[k].a
 			}
 			noisy = append(noisy, factor(nenc, encW, batch, s.Arch))
 		}
-		m.HessPer = hessian(fac, noisy, gr, batch, s.Arch)
-		hessSum := must(G.Mul(m.HessPer, m.Mask))
-		m.Hess = must(G.Mul(hessSum, m.InvN))
-		total = must(G.Add(total, must(G.Mul(hessSum, scalar(g, dt, s.HessGamma)))))
+		m.HessPer = hessian(fac, noisy, gr)
+		m.Hess = lossCombine(G.Nodes{m.HessPer}, []float64{1}, m.Mask, m.InvN)
+		terms, weights = append(terms, m.HessPer), append(weights, s.HessGamma)
 	}
-	m.Loss = must(G.Mul(total, m.InvN))
+	m.Recon = lossCombine(G.Nodes{m.ReconPer}, []float64{1}, m.Mask, m.InvN)
+	m.Penalty = lossCombine(G.Nodes{m.PenPer}, []float64{1}, m.Mask, m.InvN)
+	m.Loss = lossCombine(terms, weights, m.Mask, m.InvN)
 
 	if opt.Grad {
 		if m.Grads, err = G.Grad(m.Loss, m.Learnables...); err != nil {
@@ -226,74 +212,32 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 	return m, nil
 }
 
-type consts struct{ one, zero *G.Node }
+// actKernel maps an Activation to the kernels' enum.
+func actKernel(a Activation) kernels.Act {
+	switch a {
+	case Sigmoid:
+		return kernels.Sigmoid
+	case Tanh:
+		return kernels.Tanh
+	case ReLU:
+		return kernels.ReLU
+	}
+	return kernels.Linear
+}
 
 // dense builds a = φ(x·W + b) (x·Wᵀ when transpose) and, when deriv, the
-// node d = φ′(z) the penalty needs.
-func dense(c consts, x, w *G.Node, transpose bool, b *G.Node, act Activation, deriv bool) (layer, error) {
-	var l layer
-	var err error
+// node d = φ′(z) the penalty needs, computed from a.
+func dense(x, w *G.Node, transpose bool, b *G.Node, act Activation, deriv bool) layer {
+	out := w.Shape()[1]
 	if transpose {
-		if w, err = G.Transpose(w); err != nil {
-			return l, err
-		}
+		out = w.Shape()[0]
 	}
-	xw, err := G.Mul(x, w)
-	if err != nil {
-		return l, err
+	xw := matmul(x, w, false, transpose, tensor.Shape{x.Shape()[0], out})
+	l := layer{a: biasAct(xw, b, actKernel(act))}
+	if deriv {
+		l.d = actDeriv(l.a, actKernel(act))
 	}
-	if l.z, err = G.BroadcastAdd(xw, b, nil, []byte{0}); err != nil {
-		return l, err
-	}
-	switch act {
-	case Sigmoid:
-		l.a = must(G.Sigmoid(l.z))
-		if deriv { // σ′ = σ(1−σ)
-			l.d = must(G.HadamardProd(l.a, must(G.Sub(c.one, l.a))))
-		}
-	case Tanh:
-		l.a = must(G.Tanh(l.z))
-		if deriv { // tanh′ = 1 − tanh²
-			l.d = must(G.Sub(c.one, must(G.Square(l.a))))
-		}
-	case ReLU:
-		mask := must(G.Gt(l.z, c.zero, true)) // 1[z>0]
-		l.a = must(G.HadamardProd(l.z, mask))
-		if deriv {
-			l.d = mask
-		}
-	case Linear:
-		l.a = l.z
-		if deriv {
-			return l, fmt.Errorf("linear activation has no penalty derivative here")
-		}
-	default:
-		return l, fmt.Errorf("unknown activation %q", act)
-	}
-	return l, nil
-}
-
-// reconstruction is the per-sample loss [batch] of the decoder's last layer
-// against x.
-func reconstruction(kind LossKind, out layer, x *G.Node) (*G.Node, error) {
-	switch kind {
-	case SSE:
-		diff := must(G.Sub(out.a, x))
-		return G.Sum(must(G.Square(diff)), 1)
-	case BCE:
-		// −x log σ(z) − (1−x) log(1−σ(z)) = softplus(z) − x·z, exact and
-		// finite for any z.
-		sp := must(G.Softplus(out.z))
-		return G.Sum(must(G.Sub(sp, must(G.HadamardProd(x, out.z)))), 1)
-	}
-	return nil, fmt.Errorf("unknown loss %q", kind)
-}
-
-func scalar(g *G.ExprGraph, dt tensor.Dtype, v float64) *G.Node {
-	if dt == tensor.Float32 {
-		return G.NewConstant(float32(v))
-	}
-	return G.NewConstant(v)
+	return l
 }
 
 // must turns a node constructor's error into a panic that Build recovers.

@@ -22,9 +22,10 @@ type kernelOp struct {
 	outDims int
 	params  []int // baked-in sizes, part of the op's identity
 	shape   func(in []tensor.Shape) (tensor.Shape, error)
-	// run computes out from the inputs' backing slices; all are []float32
-	// or all []float64.
-	run func(out any, in []any, shapes []tensor.Shape)
+	// f32 and f64 compute out from the inputs' backing slices (scalars are
+	// slices of one element).
+	f32 func(out []float32, in [][]float32)
+	f64 func(out []float64, in [][]float64)
 	// diff builds the gradients of the inputs; nil for ops that are never
 	// differentiated (the gradient ops themselves).
 	diff func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
@@ -71,24 +72,54 @@ func (op *kernelOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("%s: %d inputs, want %d", op.name, len(vs), len(op.dims))
 	}
 	shapes := make([]tensor.Shape, len(vs))
-	in := make([]any, len(vs))
-	var dt tensor.Dtype
 	for i, v := range vs {
 		shapes[i] = v.Shape()
-		in[i] = v.Data()
-		if i == 0 {
-			dt = v.Dtype()
-		} else if v.Dtype() != dt {
-			return nil, fmt.Errorf("%s: input %d is %v, input 0 is %v", op.name, i, v.Dtype(), dt)
-		}
 	}
 	s, err := op.shape(shapes)
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.WithShape(s...), tensor.Of(dt))
-	op.run(out.Data(), in, shapes)
-	return out, nil
+	switch vs[0].Dtype() {
+	case tensor.Float32:
+		in := make([][]float32, len(vs))
+		for i, v := range vs {
+			if in[i], err = slice[float32](v); err != nil {
+				return nil, fmt.Errorf("%s: input %d: %w", op.name, i, err)
+			}
+		}
+		out := make([]float32, max(s.TotalSize(), 1))
+		op.f32(out, in)
+		if op.outDims == 0 {
+			return G.NewF32(out[0]), nil
+		}
+		return tensor.New(tensor.WithShape(s...), tensor.WithBacking(out)), nil
+	case tensor.Float64:
+		in := make([][]float64, len(vs))
+		for i, v := range vs {
+			if in[i], err = slice[float64](v); err != nil {
+				return nil, fmt.Errorf("%s: input %d: %w", op.name, i, err)
+			}
+		}
+		out := make([]float64, max(s.TotalSize(), 1))
+		op.f64(out, in)
+		if op.outDims == 0 {
+			return G.NewF64(out[0]), nil
+		}
+		return tensor.New(tensor.WithShape(s...), tensor.WithBacking(out)), nil
+	}
+	return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, vs[0].Dtype())
+}
+
+// slice returns a value's elements: a tensor's backing array, or a scalar
+// as a slice of one.
+func slice[T float32 | float64](v G.Value) ([]T, error) {
+	switch d := v.Data().(type) {
+	case []T:
+		return d, nil
+	case T:
+		return []T{d}, nil
+	}
+	return nil, fmt.Errorf("holds %T, want %T", v.Data(), *new(T))
 }
 
 func (op *kernelOp) ReturnsPtr() bool     { return false }
@@ -123,27 +154,17 @@ func (op *kernelOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 	return op.diff(inputs, output, grad)
 }
 
+// Kernel32 returns the float32 kernel of a node's op, when the op is one of
+// graph's, for virtual machines that run the graph themselves.
+func Kernel32(op G.Op) (func(out []float32, in [][]float32), bool) {
+	k, ok := op.(*kernelOp)
+	if !ok {
+		return nil, false
+	}
+	return k.f32, true
+}
+
 // apply applies op to the nodes.
 func apply(op *kernelOp, ns ...*G.Node) *G.Node {
 	return must(G.ApplyOp(op, ns...))
-}
-
-// f32or64 calls f32 or f64 with the slices' concrete type.
-func f32or64(out any, in []any, f32 func(out []float32, in [][]float32), f64 func(out []float64, in [][]float64)) {
-	switch o := out.(type) {
-	case []float32:
-		ins := make([][]float32, len(in))
-		for i, v := range in {
-			ins[i] = v.([]float32)
-		}
-		f32(o, ins)
-	case []float64:
-		ins := make([][]float64, len(in))
-		for i, v := range in {
-			ins[i] = v.([]float64)
-		}
-		f64(o, ins)
-	default:
-		panic(fmt.Sprintf("graph: unsupported element type %T", out))
-	}
 }

@@ -24,16 +24,10 @@ func factor(enc []layer, w []*G.Node, batch int, arch []int) jacFactor {
 		return jacFactor{m: enc[0].d, diag: true}
 	}
 	nL := arch[L]
-	// T[b,i,j] = d_L[b,i] · W_L[j,i] · d_{L−1}[b,j].
-	wt := must(G.Reshape(must(G.Transpose(w[L-1])), tensor.Shape{1, nL, arch[L-1]}))
-	dL := must(G.Reshape(enc[L-1].d, tensor.Shape{batch, nL, 1}))
-	t := must(G.BroadcastHadamardProd(dL, wt, []byte{2}, []byte{0}))
-	t = must(G.BroadcastHadamardProd(t, must(G.Reshape(enc[L-2].d, tensor.Shape{batch, 1, arch[L-1]})), nil, []byte{1}))
+	t := outerScale(enc[L-1].d, w[L-1], enc[L-2].d) // [B, nL, n_{L−1}]
 	for k := L - 2; k >= 1; k-- {
-		t2 := must(G.Reshape(t, tensor.Shape{batch * nL, arch[k+1]}))
-		t2 = must(G.Mul(t2, must(G.Transpose(w[k])))) // [B·nL, n_k]
-		t = must(G.Reshape(t2, tensor.Shape{batch, nL, arch[k]}))
-		t = must(G.BroadcastHadamardProd(t, must(G.Reshape(enc[k-1].d, tensor.Shape{batch, 1, arch[k]})), nil, []byte{1}))
+		t = matmul(t, w[k], false, true, tensor.Shape{batch, nL, arch[k]}) // T W_kᵀ
+		t = scaleCols(t, enc[k-1].d)
 	}
 	return jacFactor{m: t}
 }
@@ -47,15 +41,16 @@ type gram struct {
 
 func newGram(w0 *G.Node, diag bool) gram {
 	if diag {
-		return gram{colNorm: must(G.Sum(must(G.Square(w0)), 0))}
+		return gram{colNorm: colSumSq(w0)}
 	}
-	return gram{g: must(G.Mul(must(G.Transpose(w0)), w0))}
+	n1 := w0.Shape()[1]
+	return gram{g: matmul(w0, w0, true, false, tensor.Shape{n1, n1})}
 }
 
 // fro2 is the per-sample ‖M W_1ᵀ‖²_F = tr(M G Mᵀ), shape [batch].
-func fro2(f jacFactor, gr gram, batch int, arch []int) *G.Node {
+func fro2(f jacFactor, gr gram) *G.Node {
 	if f.diag {
-		return must(G.Mul(must(G.Square(f.m)), gr.colNorm)) // Σ_j d_j² Σ_i W_ij²
+		return diagPen(f.m, gr.colNorm) // Σ_j d_j² Σ_i W_ij²
 	}
 	return quadForm(f.m, gr.g)
 }
@@ -69,34 +64,26 @@ func fro2(f jacFactor, gr gram, batch int, arch []int) *G.Node {
 //
 // L ≥ 2 layers: ‖J‖²_F = tr(M G Mᵀ) with M the factor above and
 // G = W_1ᵀ W_1 ([n1, n1]).
-func penalty(f jacFactor, gr gram, batch int, arch []int) *G.Node {
-	return fro2(f, gr, batch, arch)
+func penalty(f jacFactor, gr gram) *G.Node {
+	return fro2(f, gr)
 }
 
 // hessian builds the CAE+H term's per-sample estimate (Rifai et al., ECML
 // 2011): the mean over the noisy copies x̃_c = x + ε_c of
 // ‖J(x) − J(x̃_c)‖²_F. With J = M W_1ᵀ for both, the difference is
 // (M − M̃_c) W_1ᵀ and its norm is the same quadratic form.
-func hessian(f jacFactor, noisy []jacFactor, gr gram, batch int, arch []int) *G.Node {
+func hessian(f jacFactor, noisy []jacFactor, gr gram) *G.Node {
 	var sum *G.Node
 	for _, fc := range noisy {
-		d := jacFactor{m: must(G.Sub(f.m, fc.m)), diag: f.diag}
-		q := fro2(d, gr, batch, arch)
+		q := fro2(jacFactor{m: sub(f.m, fc.m), diag: f.diag}, gr)
 		if sum == nil {
 			sum = q
 		} else {
-			sum = must(G.Add(sum, q))
+			sum = add(sum, q)
 		}
 	}
 	if len(noisy) == 1 {
 		return sum
 	}
-	return must(G.HadamardDiv(sum, scalarLike(sum, float64(len(noisy)))))
-}
-
-func scalarLike(n *G.Node, v float64) *G.Node {
-	if n.Dtype() == tensor.Float32 {
-		return G.NewConstant(float32(v))
-	}
-	return G.NewConstant(v)
+	return scale(sum, 1/float64(len(noisy)))
 }
