@@ -11,34 +11,73 @@ import (
 	"gorgonia.org/tensor"
 )
 
+// The virtual machines that can run a model graph on the CPU.
+const (
+	// FastVM is caetrain's own VM (cpuVM): buffers planned once, kernels
+	// called directly, nothing allocated per step. The default.
+	FastVM = "fast"
+	// GorgoniaVM is Gorgonia's TapeMachine, the reference.
+	GorgoniaVM = "gorgonia"
+)
+
 // machine is one graph and the VM that runs it, with its input tensors.
 type machine struct {
 	m    *graph.Model
-	vm   G.VM
+	vm   G.VM   // Gorgonia's TapeMachine, or nil
+	fast *cpuVM // caetrain's VM, or nil
+	invn []float32
 	x    *tensor.Dense // [batch, n0], bound to m.X
 	mask *tensor.Dense // [batch]
 	// noise[c] is [batch, n0], bound to m.Noise[c] (CAE+H only).
 	noise []*tensor.Dense
 }
 
-func newMachine(p *graph.Params, batch int, train bool) (*machine, error) {
+func newMachine(p *graph.Params, batch int, train bool, kind string) (*machine, error) {
 	// Evaluation reports the first-order penalty only: no CAE+H noise.
 	m, err := graph.Build(p, batch, graph.Options{Grad: train, Outputs: !train, NoHessian: !train})
 	if err != nil {
 		return nil, err
 	}
-	var opts []G.VMOpt
-	if train {
-		opts = append(opts, G.BindDualValues(m.Learnables...))
-	}
 	mc := &machine{
 		m:    m,
-		vm:   G.NewTapeMachine(m.Graph, opts...),
 		x:    tensor.New(tensor.WithShape(batch, p.Spec.Arch[0]), tensor.Of(tensor.Float32)),
 		mask: tensor.New(tensor.WithShape(batch), tensor.Of(tensor.Float32)),
+		invn: make([]float32, 1),
 	}
 	for range m.Noise {
 		mc.noise = append(mc.noise, tensor.New(tensor.WithShape(batch, p.Spec.Arch[0]), tensor.Of(tensor.Float32)))
+	}
+	switch kind {
+	case "", FastVM:
+		bind := map[*G.Node][]float32{
+			m.X: mc.x.Data().([]float32), m.Mask: mc.mask.Data().([]float32), m.InvN: mc.invn,
+		}
+		for i, n := range m.Learnables {
+			bind[n] = p.Tensors[i].Data().([]float32)
+		}
+		for c, n := range m.Noise {
+			bind[n] = mc.noise[c].Data().([]float32)
+		}
+		targets := G.Nodes{m.Loss, m.Recon, m.Penalty}
+		if m.Hess != nil {
+			targets = append(targets, m.Hess)
+		}
+		if train {
+			targets = append(targets, m.Grads...)
+		} else {
+			targets = append(targets, m.ReconPer, m.PenPer, m.Code, m.Output)
+		}
+		if mc.fast, err = newCPUVM(m.Graph, targets, bind); err != nil {
+			return nil, err
+		}
+	case GorgoniaVM:
+		var opts []G.VMOpt
+		if train {
+			opts = append(opts, G.BindDualValues(m.Learnables...))
+		}
+		mc.vm = G.NewTapeMachine(m.Graph, opts...)
+	default:
+		return nil, fmt.Errorf("engine: unknown virtual machine %q (want %s or %s)", kind, FastVM, GorgoniaVM)
 	}
 	return mc, nil
 }
@@ -72,6 +111,21 @@ func (mc *machine) run(s Samples, idx []int, seed uint64, step int) (err error) 
 			mask[r] = 0
 		}
 	}
+	mc.invn[0] = float32(1 / float64(len(idx)))
+	if len(mc.noise) > 0 {
+		rng := rand.New(rand.NewPCG(seed^0x636165682b6e6f69, uint64(step))) // "caeh+noi"
+		sigma := mc.m.Spec.HessSigma
+		for _, nz := range mc.noise {
+			e := nz.Data().([]float32)
+			for i := range e {
+				e[i] = float32(sigma * rng.NormFloat64())
+			}
+		}
+	}
+	if mc.fast != nil {
+		mc.fast.run()
+		return nil
+	}
 	// Let errors must be checked: on a shape mismatch RunAll would run on
 	// stale inputs.
 	if err := G.Let(mc.m.X, mc.x); err != nil {
@@ -80,20 +134,12 @@ func (mc *machine) run(s Samples, idx []int, seed uint64, step int) (err error) 
 	if err := G.Let(mc.m.Mask, mc.mask); err != nil {
 		return fmt.Errorf("engine: set mask: %w", err)
 	}
-	if err := G.Let(mc.m.InvN, float32(1/float64(len(idx)))); err != nil {
+	if err := G.Let(mc.m.InvN, mc.invn[0]); err != nil {
 		return fmt.Errorf("engine: set 1/n: %w", err)
 	}
-	if len(mc.noise) > 0 {
-		rng := rand.New(rand.NewPCG(seed^0x636165682b6e6f69, uint64(step))) // "caeh+noi"
-		sigma := mc.m.Spec.HessSigma
-		for c, nz := range mc.noise {
-			e := nz.Data().([]float32)
-			for i := range e {
-				e[i] = float32(sigma * rng.NormFloat64())
-			}
-			if err := G.Let(mc.m.Noise[c], nz); err != nil {
-				return fmt.Errorf("engine: set noise %d: %w", c, err)
-			}
+	for c, nz := range mc.noise {
+		if err := G.Let(mc.m.Noise[c], nz); err != nil {
+			return fmt.Errorf("engine: set noise %d: %w", c, err)
 		}
 	}
 	mc.vm.Reset()
@@ -105,6 +151,13 @@ func (mc *machine) run(s Samples, idx []int, seed uint64, step int) (err error) 
 
 // value returns the float32 data node n took in the machine's last run.
 func (mc *machine) value(n *G.Node) []float32 {
+	if mc.fast != nil {
+		b, ok := mc.fast.value(n)
+		if !ok {
+			panic(fmt.Sprintf("engine: node %v is not computed by this machine", n))
+		}
+		return b
+	}
 	v, err := mc.m.Value(n)
 	if err != nil {
 		panic(err) // only watched nodes are read: a bug in engine
@@ -113,9 +166,37 @@ func (mc *machine) value(n *G.Node) []float32 {
 }
 
 func (mc *machine) scalar(n *G.Node) float64 {
+	if mc.fast != nil {
+		return float64(mc.value(n)[0])
+	}
 	v, err := mc.m.Value(n)
 	if err != nil {
 		panic(err)
 	}
 	return float64(v.Data().(float32))
+}
+
+// grads returns the gradients of the learnables from the last run, in
+// Params order. With Gorgonia's TapeMachine they accumulate across runs
+// until zeroed (Adam's step zeroes them); caetrain's VM overwrites them.
+func (mc *machine) grads() ([][]float32, error) {
+	out := make([][]float32, len(mc.m.Learnables))
+	for i, n := range mc.m.Learnables {
+		if mc.fast != nil {
+			out[i] = mc.value(mc.m.Grads[i])
+			continue
+		}
+		gv, err := n.Grad()
+		if err != nil {
+			return nil, fmt.Errorf("engine: gradient of %s: %w", n.Name(), err)
+		}
+		out[i] = gv.Data().([]float32)
+	}
+	return out, nil
+}
+
+func (mc *machine) close() {
+	if mc != nil && mc.vm != nil {
+		mc.vm.Close()
+	}
 }

@@ -24,6 +24,7 @@ type Config struct {
 	MaxSteps int               // stop after this many optimizer steps; 0 = no limit
 	Adam     kernels.AdamHyper // optimizer hyper-parameters
 	Seed     uint64            // parameters and shuffling derive from it alone
+	Machine  string            // CPU virtual machine: FastVM (default, "") or GorgoniaVM
 }
 
 // Validate reports what is wrong with c, naming the setting.
@@ -46,6 +47,9 @@ func (c Config) Validate() error {
 	}
 	if !(c.Adam.Beta1 >= 0 && c.Adam.Beta1 < 1) || !(c.Adam.Beta2 >= 0 && c.Adam.Beta2 < 1) {
 		errs = append(errs, fmt.Errorf("adam betas %v, %v: must lie in [0, 1)", c.Adam.Beta1, c.Adam.Beta2))
+	}
+	if c.Machine != "" && c.Machine != FastVM && c.Machine != GorgoniaVM {
+		errs = append(errs, fmt.Errorf("vm %q: want %s or %s", c.Machine, FastVM, GorgoniaVM))
 	}
 	if !(c.Adam.Eps > 0) {
 		errs = append(errs, fmt.Errorf("adam eps %v: must be positive", c.Adam.Eps))
@@ -75,7 +79,7 @@ func NewEvaluator(p *graph.Params) (*Evaluator, error) {
 	if p.Dtype() != tensor.Float32 {
 		return nil, fmt.Errorf("engine: parameters are %v, want float32", p.Dtype())
 	}
-	mc, err := newMachine(p, EvalBatch, false)
+	mc, err := newMachine(p, EvalBatch, false, FastVM)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +89,7 @@ func NewEvaluator(p *graph.Params) (*Evaluator, error) {
 // Close releases the machine.
 func (e *Evaluator) Close() {
 	if e != nil && e.eval != nil {
-		e.eval.vm.Close()
+		e.eval.close()
 	}
 }
 
@@ -133,7 +137,7 @@ func NewTrainerFrom(cfg Config, p *graph.Params) (*Trainer, error) {
 		return nil, err
 	}
 	t := &Trainer{Evaluator: ev, Config: cfg}
-	if t.train, err = newMachine(p, cfg.Batch, true); err != nil {
+	if t.train, err = newMachine(p, cfg.Batch, true, cfg.Machine); err != nil {
 		ev.Close()
 		return nil, err
 	}
@@ -144,7 +148,7 @@ func NewTrainerFrom(cfg Config, p *graph.Params) (*Trainer, error) {
 // Close releases the machines.
 func (t *Trainer) Close() {
 	if t.train != nil {
-		t.train.vm.Close()
+		t.train.close()
 	}
 	t.Evaluator.Close()
 }
@@ -187,13 +191,9 @@ func (t *Trainer) Step(s Samples, idx []int) (StepResult, error) {
 	if mc.m.Hess != nil {
 		r.Hess = mc.scalar(mc.m.Hess)
 	}
-	grads := make([][]float32, len(mc.m.Learnables))
-	for i, n := range mc.m.Learnables {
-		gv, err := n.Grad()
-		if err != nil {
-			return r, fmt.Errorf("engine: gradient of %s: %w", n.Name(), err)
-		}
-		grads[i] = gv.Data().([]float32)
+	grads, err := mc.grads()
+	if err != nil {
+		return r, err
 	}
 	if !finite(r.Loss) {
 		zeroAll(grads)
