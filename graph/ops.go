@@ -373,34 +373,65 @@ func scaleCols(p, d *G.Node) *G.Node {
 }
 
 // quadForm is the per-sample tr(T_b G T_bᵀ), [B], of T [B, R, C] and
-// G [C, C] (kernels.QuadForm).
+// G [C, C] (kernels.QuadForm; computed with kernels.QuadFormBLAS and its
+// gradients' BLAS forms, whose scratch each op allocates on first use).
 func quadForm(t, g *G.Node) *G.Node {
 	ts := shapeOf(t)
 	B, R, C := ts[0], ts[1], ts[2]
 	gs := tensor.Shape{C, C}
+	var s32 []float32
+	var s64 []float64
 	op := &kernelOp{
 		name: "quadform", dims: []int{3, 2}, outDims: 1, params: []int{B, R, C},
-		shape:   fixed("quadform", tensor.Shape{B}, ts, gs),
-		f32:     func(o []float32, in [][]float32) { kernels.QuadForm(o, in[0], in[1], B, R, C) },
-		f64:     func(o []float64, in [][]float64) { kernels.QuadForm(o, in[0], in[1], B, R, C) },
+		shape: fixed("quadform", tensor.Shape{B}, ts, gs),
+		f32: func(o []float32, in [][]float32) {
+			s32 = scratch(s32, B*R*C)
+			kernels.QuadFormBLAS(o, in[0], in[1], s32, B, R, C)
+		},
+		f64: func(o []float64, in [][]float64) {
+			s64 = scratch(s64, B*R*C)
+			kernels.QuadFormBLAS(o, in[0], in[1], s64, B, R, C)
+		},
 		diffWRT: []bool{true, true},
 	}
 	op.diff = func(in G.Nodes, _, gout *G.Node) (G.Nodes, error) {
+		var t32, u32 []float32
+		var t64, u64 []float64
 		dt := &kernelOp{
 			name: "quadform.dt", dims: []int{3, 2, 1}, outDims: 3, params: []int{B, R, C},
 			shape: fixed("quadform.dt", ts, ts, gs, tensor.Shape{B}),
-			f32:   func(o []float32, a [][]float32) { kernels.QuadFormGradT(o, a[0], a[1], a[2], B, R, C) },
-			f64:   func(o []float64, a [][]float64) { kernels.QuadFormGradT(o, a[0], a[1], a[2], B, R, C) },
+			f32: func(o []float32, a [][]float32) {
+				t32 = scratch(t32, C*C)
+				kernels.QuadFormGradTBLAS(o, a[0], a[1], a[2], t32, B, R, C)
+			},
+			f64: func(o []float64, a [][]float64) {
+				t64 = scratch(t64, C*C)
+				kernels.QuadFormGradTBLAS(o, a[0], a[1], a[2], t64, B, R, C)
+			},
 		}
 		dg := &kernelOp{
 			name: "quadform.dg", dims: []int{3, 1}, outDims: 2, params: []int{B, R, C},
 			shape: fixed("quadform.dg", gs, ts, tensor.Shape{B}),
-			f32:   func(o []float32, a [][]float32) { kernels.QuadFormGradG(o, a[0], a[1], B, R, C) },
-			f64:   func(o []float64, a [][]float64) { kernels.QuadFormGradG(o, a[0], a[1], B, R, C) },
+			f32: func(o []float32, a [][]float32) {
+				u32 = scratch(u32, B*R*C)
+				kernels.QuadFormGradGBLAS(o, a[0], a[1], u32, B, R, C)
+			},
+			f64: func(o []float64, a [][]float64) {
+				u64 = scratch(u64, B*R*C)
+				kernels.QuadFormGradGBLAS(o, a[0], a[1], u64, B, R, C)
+			},
 		}
 		return G.Nodes{apply(dt, in[0], in[1], gout), apply(dg, in[0], gout)}, nil
 	}
 	return apply(op, t, g)
+}
+
+// scratch returns s, allocated to n elements on first use.
+func scratch[T float32 | float64](s []T, n int) []T {
+	if len(s) != n {
+		s = make([]T, n)
+	}
+	return s
 }
 
 // sub is a − b (kernels.Sub).

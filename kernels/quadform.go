@@ -85,3 +85,53 @@ func QuadFormGradG[T Float](dg, t, gout []T, B, R, C int) {
 		}
 	}
 }
+
+// QuadFormBLAS is QuadForm through one matrix product: U = T G ([B·R, C]),
+// then out[b] = Σ_{r,i} T[b,r,i]·U[b,r,i]. u is scratch of B·R·C.
+func QuadFormBLAS[T Float](out, t, g, u []T, B, R, C int) {
+	if len(out) != B || len(t) != B*R*C || len(g) != C*C || len(u) != B*R*C {
+		panic("kernels: QuadFormBLAS: wrong lengths")
+	}
+	MatMul(u, t, g, B*R, C, C, false, false)
+	n := R * C
+	for b := 0; b < B; b++ {
+		tb, ub := t[b*n:(b+1)*n], u[b*n:(b+1)*n]
+		var s T
+		for i, v := range tb {
+			s += v * ub[i]
+		}
+		out[b] = s
+	}
+}
+
+// QuadFormGradTBLAS is QuadFormGradT through one matrix product:
+// dT_b = gout[b] · T_b (G + Gᵀ). s is scratch of C·C.
+func QuadFormGradTBLAS[T Float](dt, t, g, gout, s []T, B, R, C int) {
+	if len(dt) != B*R*C || len(t) != B*R*C || len(g) != C*C || len(gout) != B || len(s) != C*C {
+		panic("kernels: QuadFormGradTBLAS: wrong lengths")
+	}
+	for i := 0; i < C; i++ {
+		for j := 0; j < C; j++ {
+			s[i*C+j] = g[i*C+j] + g[j*C+i]
+		}
+	}
+	// dT[b,r,i] = Σ_j T[b,r,j] S[j,i]; S is symmetric.
+	MatMul(dt, t, s, B*R, C, C, false, false)
+	n := R * C
+	for b := 0; b < B; b++ {
+		Scale(dt[b*n:(b+1)*n], dt[b*n:(b+1)*n], gout[b])
+	}
+}
+
+// QuadFormGradGBLAS is QuadFormGradG through one matrix product:
+// dG = Tᵀ diag(gout) T with T as [B·R, C]. u is scratch of B·R·C.
+func QuadFormGradGBLAS[T Float](dg, t, gout, u []T, B, R, C int) {
+	if len(dg) != C*C || len(t) != B*R*C || len(gout) != B || len(u) != B*R*C {
+		panic("kernels: QuadFormGradGBLAS: wrong lengths")
+	}
+	n := R * C
+	for b := 0; b < B; b++ {
+		Scale(u[b*n:(b+1)*n], t[b*n:(b+1)*n], gout[b])
+	}
+	MatMul(dg, t, u, C, C, B*R, true, false)
+}
