@@ -26,6 +26,11 @@ type machine struct {
 	vm   G.VM   // Gorgonia's TapeMachine, or nil
 	fast *cpuVM // caetrain's VM, or nil
 	invn []float32
+	// gradBufs are the fast VM's gradient buffers, in Params order.
+	gradBufs [][]float32
+	// The inputs' backing arrays (tensor.Dense.Data allocates).
+	xs, masks []float32
+	noises    [][]float32
 	x    *tensor.Dense // [batch, n0], bound to m.X
 	mask *tensor.Dense // [batch]
 	// noise[c] is [batch, n0], bound to m.Noise[c] (CAE+H only).
@@ -45,18 +50,21 @@ func newMachine(p *graph.Params, batch int, train bool, kind string) (*machine, 
 		invn: make([]float32, 1),
 	}
 	for range m.Noise {
-		mc.noise = append(mc.noise, tensor.New(tensor.WithShape(batch, p.Spec.Arch[0]), tensor.Of(tensor.Float32)))
+		nz := tensor.New(tensor.WithShape(batch, p.Spec.Arch[0]), tensor.Of(tensor.Float32))
+		mc.noise = append(mc.noise, nz)
+		mc.noises = append(mc.noises, nz.Data().([]float32))
 	}
+	mc.xs, mc.masks = mc.x.Data().([]float32), mc.mask.Data().([]float32)
 	switch kind {
 	case "", FastVM:
 		bind := map[*G.Node][]float32{
-			m.X: mc.x.Data().([]float32), m.Mask: mc.mask.Data().([]float32), m.InvN: mc.invn,
+			m.X: mc.xs, m.Mask: mc.masks, m.InvN: mc.invn,
 		}
 		for i, n := range m.Learnables {
 			bind[n] = p.Tensors[i].Data().([]float32)
 		}
 		for c, n := range m.Noise {
-			bind[n] = mc.noise[c].Data().([]float32)
+			bind[n] = mc.noises[c]
 		}
 		targets := G.Nodes{m.Loss, m.Recon, m.Penalty}
 		if m.Hess != nil {
@@ -99,8 +107,7 @@ func (mc *machine) run(s Samples, idx []int, seed uint64, step int) (err error) 
 	if len(idx) == 0 || len(idx) > b {
 		return fmt.Errorf("engine: %d rows for a batch of %d", len(idx), b)
 	}
-	x := mc.x.Data().([]float32)
-	mask := mc.mask.Data().([]float32)
+	x, mask := mc.xs, mc.masks
 	d := s.Dim
 	for r := 0; r < b; r++ {
 		if r < len(idx) {
@@ -115,8 +122,7 @@ func (mc *machine) run(s Samples, idx []int, seed uint64, step int) (err error) 
 	if len(mc.noise) > 0 {
 		rng := rand.New(rand.NewPCG(seed^0x636165682b6e6f69, uint64(step))) // "caeh+noi"
 		sigma := mc.m.Spec.HessSigma
-		for _, nz := range mc.noise {
-			e := nz.Data().([]float32)
+		for _, e := range mc.noises {
 			for i := range e {
 				e[i] = float32(sigma * rng.NormFloat64())
 			}
@@ -180,6 +186,9 @@ func (mc *machine) scalar(n *G.Node) float64 {
 // Params order. With Gorgonia's TapeMachine they accumulate across runs
 // until zeroed (Adam's step zeroes them); caetrain's VM overwrites them.
 func (mc *machine) grads() ([][]float32, error) {
+	if mc.fast != nil && mc.gradBufs != nil {
+		return mc.gradBufs, nil // the same buffers every run
+	}
 	out := make([][]float32, len(mc.m.Learnables))
 	for i, n := range mc.m.Learnables {
 		if mc.fast != nil {
@@ -191,6 +200,9 @@ func (mc *machine) grads() ([][]float32, error) {
 			return nil, fmt.Errorf("engine: gradient of %s: %w", n.Name(), err)
 		}
 		out[i] = gv.Data().([]float32)
+	}
+	if mc.fast != nil {
+		mc.gradBufs = out
 	}
 	return out, nil
 }
