@@ -31,8 +31,8 @@ type machine struct {
 	// The inputs' backing arrays (tensor.Dense.Data allocates).
 	xs, masks []float32
 	noises    [][]float32
-	x    *tensor.Dense // [batch, n0], bound to m.X
-	mask *tensor.Dense // [batch]
+	x         *tensor.Dense // [batch, n0], bound to m.X
+	mask      *tensor.Dense // [batch]
 	// noise[c] is [batch, n0], bound to m.Noise[c] (CAE+H only).
 	noise []*tensor.Dense
 }
