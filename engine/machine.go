@@ -31,8 +31,11 @@ type machine struct {
 	// The inputs' backing arrays (tensor.Dense.Data allocates).
 	xs, masks []float32
 	noises    [][]float32
-	x         *tensor.Dense // [batch, n0], bound to m.X
-	mask      *tensor.Dense // [batch]
+	// The CAE+H noise generator, reseeded from (seed, step) every run.
+	noiseSrc *rand.PCG
+	noiseRNG *rand.Rand
+	x        *tensor.Dense // [batch, n0], bound to m.X
+	mask     *tensor.Dense // [batch]
 	// noise[c] is [batch, n0], bound to m.Noise[c] (CAE+H only).
 	noise []*tensor.Dense
 }
@@ -75,7 +78,7 @@ func newMachine(p *graph.Params, batch int, train bool, kind string) (*machine, 
 		} else {
 			targets = append(targets, m.ReconPer, m.PenPer, m.Code, m.Output)
 		}
-		if mc.fast, err = newCPUVM(m.Graph, targets, bind); err != nil {
+		if mc.fast, err = newCPUVM(m.Graph, targets, bind, defaultWorkers()); err != nil {
 			return nil, err
 		}
 	case GorgoniaVM:
@@ -120,7 +123,12 @@ func (mc *machine) run(s Samples, idx []int, seed uint64, step int) (err error) 
 	}
 	mc.invn[0] = float32(1 / float64(len(idx)))
 	if len(mc.noise) > 0 {
-		rng := rand.New(rand.NewPCG(seed^0x636165682b6e6f69, uint64(step))) // "caeh+noi"
+		if mc.noiseSrc == nil {
+			mc.noiseSrc = rand.NewPCG(0, 0)
+			mc.noiseRNG = rand.New(mc.noiseSrc)
+		}
+		mc.noiseSrc.Seed(seed^0x636165682b6e6f69, uint64(step)) // "caeh+noi"
+		rng := mc.noiseRNG
 		sigma := mc.m.Spec.HessSigma
 		for _, e := range mc.noises {
 			for i := range e {
@@ -208,7 +216,13 @@ func (mc *machine) grads() ([][]float32, error) {
 }
 
 func (mc *machine) close() {
-	if mc != nil && mc.vm != nil {
+	if mc == nil {
+		return
+	}
+	if mc.vm != nil {
 		mc.vm.Close()
+	}
+	if mc.fast != nil {
+		mc.fast.close()
 	}
 }

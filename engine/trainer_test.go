@@ -219,7 +219,7 @@ func TestGradientsDoNotAccumulate(t *testing.T) {
 	c := smallConfig(graph.Sigmoid, false)
 	c.Adam = DefaultAdam
 	c.Adam.Beta1, c.Adam.Beta2 = 0, 0 // Adam becomes sign-like: p -= lr·g/(|g|+ε)
-	c.Machine = GorgoniaVM              // the VM whose dual values accumulate
+	c.Machine = GorgoniaVM            // the VM whose dual values accumulate
 	tr := newTestTrainer(t, c)
 	idx := []int{0, 1, 2, 3}
 	if _, err := tr.Step(data, idx); err != nil {
@@ -394,6 +394,52 @@ func TestFastVMMatchesGorgonia(t *testing.T) {
 				}
 				if fe != ge {
 					t.Errorf("%s: evaluation fast %+v, gorgonia %+v", name, fe, ge)
+				}
+			}
+		}
+	}
+}
+
+// TestFastVMParallelMatchesGorgonia runs models big enough for the fast VM
+// to split matrix products and row kernels over its workers, against
+// Gorgonia's TapeMachine. Blocked products may sum in another order, so
+// this compares with float32 tolerances: 1e-5 relative on the losses,
+// 1e-4 on parameters after 3 Adam steps (Adam divides by √v, which
+// amplifies tiny gradient differences for parameters with tiny gradients).
+func TestFastVMParallelMatchesGorgonia(t *testing.T) {
+	data := synth(256, 784, 13)
+	idx := make([]int, 256)
+	for i := range idx {
+		idx[i] = i
+	}
+	for _, spec := range []graph.Spec{
+		{Arch: []int{784, 64, 32, 16}, Act: graph.ReLU, OutAct: graph.Linear, Loss: graph.SSE, Lambda: 100},
+		{Arch: []int{784, 100}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Tied: true, Loss: graph.BCE, Lambda: 0.1},
+	} {
+		run := func(kind string) ([]StepResult, [][]float32) {
+			c := Config{Spec: spec, Batch: 256, Epochs: 1, Adam: DefaultAdam, Seed: 3, Machine: kind}
+			tr := newTestTrainer(t, c)
+			var rs []StepResult
+			for s := 0; s < 3; s++ {
+				r, err := tr.Step(data, idx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rs = append(rs, r)
+			}
+			return rs, paramsCopy(tr)
+		}
+		fr, fp := run(FastVM)
+		gr, gp := run(GorgoniaVM)
+		for s := range fr {
+			if math.Abs(fr[s].Loss-gr[s].Loss) > 1e-5*math.Abs(gr[s].Loss) {
+				t.Errorf("%v step %d: loss fast %.8g, gorgonia %.8g", spec.Arch, s, fr[s].Loss, gr[s].Loss)
+			}
+		}
+		for i := range fp {
+			for j := range fp[i] {
+				if d := math.Abs(float64(fp[i][j] - gp[i][j])); d > 1e-4*math.Max(1e-2, math.Abs(float64(gp[i][j]))) {
+					t.Fatalf("%v parameter %d[%d]: fast %v, gorgonia %v", spec.Arch, i, j, fp[i][j], gp[i][j])
 				}
 			}
 		}

@@ -24,20 +24,29 @@ import (
 type cpuVM struct {
 	prog []instr
 	buf  map[*G.Node][]float32
+	pool *pool
 }
 
+// instr is one node's computation: its kernel on whole buffers, or tasks
+// (row blocks or matrix tiles) that the pool runs in parallel.
 type instr struct {
-	node *G.Node
-	run  func(out []float32, in [][]float32)
-	out  []float32
-	in   [][]float32
+	node  *G.Node
+	run   func(out []float32, in [][]float32)
+	out   []float32
+	in    [][]float32
+	tasks []func()
 }
+
+// parallelMin is the least number of output values worth splitting an op
+// over workers for; below it, handing out the work costs more than it
+// saves.
+const parallelMin = 1 << 14
 
 // newCPUVM plans the computation of targets. bind gives the backing arrays
 // of the graph's inputs (parameters, samples, mask, 1/n, noise): the VM
 // reads them in place, so writing into them sets the next run's inputs.
-func newCPUVM(g *G.ExprGraph, targets G.Nodes, bind map[*G.Node][]float32) (*cpuVM, error) {
-	vm := &cpuVM{buf: map[*G.Node][]float32{}}
+func newCPUVM(g *G.ExprGraph, targets G.Nodes, bind map[*G.Node][]float32, workers int) (*cpuVM, error) {
+	vm := &cpuVM{buf: map[*G.Node][]float32{}, pool: newPool(workers)}
 	state := map[*G.Node]int{} // 1 visiting, 2 done
 	var visit func(n *G.Node) error
 	visit = func(n *G.Node) error {
@@ -117,8 +126,79 @@ func (vm *cpuVM) plan(n *G.Node, kids []*G.Node, bind map[*G.Node][]float32) err
 		}
 		run = addKernel
 	}
-	vm.prog = append(vm.prog, instr{node: n, run: run, out: out, in: in})
+	ins := instr{node: n, run: run, out: out, in: in}
+	mm, isMM := graph.MatMulOf(op)
+	switch {
+	case isMM && (kernels.BLAS != "openblas" || vm.pool.workers > 1 && size >= parallelMin):
+		// gonum's gemm starts goroutines (and allocates) for big
+		// products: always hand it tiles small enough to run serially.
+		ins.tasks = matmulTasks(mm, out, in, vm.pool.workers)
+	case vm.pool.workers > 1 && size >= parallelMin:
+		if rows, inW, outW, r, ok := graph.RowKernel32(op); ok {
+			ins.tasks = rowTasks(rows, inW, outW, r, out, in, vm.pool.workers)
+		} else if _, isKernel := graph.Kernel32(op); !isKernel { // gorgonia's gradient sum
+			ins.tasks = rowTasks(size, []int{1, 1}, 1, addRows, out, in, vm.pool.workers)
+		}
+	}
+	vm.prog = append(vm.prog, ins)
 	return nil
+}
+
+func addRows(out []float32, in [][]float32, _, _ int) { kernels.Add(out, in[0], in[1]) }
+
+// rowTasks splits a row kernel into one block of rows per worker.
+func rowTasks(rows int, inW []int, outW int, r func([]float32, [][]float32, int, int), out []float32, in [][]float32, workers int) []func() {
+	var tasks []func()
+	for w := 0; w < workers; w++ {
+		lo, hi := rows*w/workers, rows*(w+1)/workers
+		if lo == hi {
+			continue
+		}
+		sin := make([][]float32, len(in))
+		for i, b := range in {
+			if inW[i] == 0 {
+				sin[i] = b
+			} else {
+				sin[i] = b[lo*inW[i] : hi*inW[i]]
+			}
+		}
+		sout := out[lo*outW : hi*outW]
+		tasks = append(tasks, func() { r(sout, sin, lo, hi) })
+	}
+	return tasks
+}
+
+// matmulTasks splits a matrix product into tiles of the output. With
+// OpenBLAS (run single-threaded: the pool is the parallelism) one band of
+// rows or columns per worker; with gonum's BLAS, tiles small enough
+// (≤ 64×128) that each call runs serially and allocates nothing.
+func matmulTasks(mm graph.MatMulShape, out []float32, in [][]float32, workers int) []func() {
+	a, b := in[0], in[1]
+	var tasks []func()
+	tile := func(i0, i1, j0, j1 int) {
+		tasks = append(tasks, func() {
+			kernels.MatMulTile(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB, i0, i1, j0, j1)
+		})
+	}
+	if kernels.BLAS == "openblas" {
+		if mm.M >= mm.N {
+			for w := 0; w < workers; w++ {
+				tile(mm.M*w/workers, mm.M*(w+1)/workers, 0, mm.N)
+			}
+		} else {
+			for w := 0; w < workers; w++ {
+				tile(0, mm.M, mm.N*w/workers, mm.N*(w+1)/workers)
+			}
+		}
+		return tasks
+	}
+	const tm, tn = 64, 128
+	for i0 := 0; i0 < mm.M; i0 += tm {
+		for j0 := 0; j0 < mm.N; j0 += tn {
+			tile(i0, min(i0+tm, mm.M), j0, min(j0+tn, mm.N))
+		}
+	}
+	return tasks
 }
 
 func addKernel(out []float32, in [][]float32) { kernels.Add(out, in[0], in[1]) }
@@ -127,9 +207,16 @@ func addKernel(out []float32, in [][]float32) { kernels.Add(out, in[0], in[1]) }
 func (vm *cpuVM) run() {
 	for i := range vm.prog {
 		ins := &vm.prog[i]
+		if ins.tasks != nil {
+			vm.pool.run(ins.tasks)
+			continue
+		}
 		ins.run(ins.out, ins.in)
 	}
 }
+
+// close stops the VM's workers.
+func (vm *cpuVM) close() { vm.pool.close() }
 
 // value is the buffer holding n's value.
 func (vm *cpuVM) value(n *G.Node) ([]float32, bool) {

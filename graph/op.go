@@ -26,6 +26,11 @@ type kernelOp struct {
 	// slices of one element).
 	f32 func(out []float32, in [][]float32)
 	f64 func(out []float64, in [][]float64)
+	// split, when set, lets a VM compute the output in row blocks in
+	// parallel.
+	split *rowSplit
+	// mm is set for matmul, whose blocks a VM tiles itself.
+	mm *MatMulShape
 	// diff builds the gradients of the inputs; nil for ops that are never
 	// differentiated (the gradient ops themselves).
 	diff func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
@@ -152,6 +157,46 @@ func (op *kernelOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 		return nil, fmt.Errorf("%s is not differentiable", op.name)
 	}
 	return op.diff(inputs, output, grad)
+}
+
+// rowSplit describes an op whose output rows depend only on the same rows
+// of some inputs: rows of the output (and of each split input) are
+// outW (inW[i]) values wide; inputs with inW[i] == 0 are read whole. r32
+// computes output rows [lo, hi) given the output and split inputs sliced to
+// those rows.
+type rowSplit struct {
+	rows int
+	inW  []int
+	outW int
+	r32  func(out []float32, in [][]float32, lo, hi int)
+}
+
+// RowKernel32 describes how a VM may split a node's float32 kernel over
+// row blocks: the number of rows, the per-row width of each input (0: read
+// whole) and of the output, and the kernel for rows [lo, hi) of sliced
+// buffers. ok is false for ops that cannot be split.
+func RowKernel32(op G.Op) (rows int, inW []int, outW int, run func(out []float32, in [][]float32, lo, hi int), ok bool) {
+	k, isK := op.(*kernelOp)
+	if !isK || k.split == nil {
+		return 0, nil, 0, nil, false
+	}
+	return k.split.rows, k.split.inW, k.split.outW, k.split.r32, true
+}
+
+// MatMulShape is a matrix product's shape: C [M, N] = op(A)·op(B) over K.
+type MatMulShape struct {
+	M, N, K int
+	TA, TB  bool
+}
+
+// MatMulOf reports whether op is a matrix product, and its shape, so that a
+// VM can compute it in blocks (kernels.MatMulTile).
+func MatMulOf(op G.Op) (MatMulShape, bool) {
+	k, ok := op.(*kernelOp)
+	if !ok || k.mm == nil {
+		return MatMulShape{}, false
+	}
+	return *k.mm, true
 }
 
 // Kernel32 returns the float32 kernel of a node's op, when the op is one of

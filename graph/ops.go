@@ -32,6 +32,21 @@ func fixed(name string, out tensor.Shape, in ...tensor.Shape) func([]tensor.Shap
 
 func shapeOf(n *G.Node) tensor.Shape { return n.Shape().Clone() }
 
+// flatSplit splits an element-wise op with nIn same-shaped inputs over the
+// rows of shape s.
+func flatSplit(s tensor.Shape, nIn int, f func(out []float32, in [][]float32)) *rowSplit {
+	rows := max(s.TotalSize(), 1)
+	w := 1
+	if len(s) > 0 {
+		rows, w = s[0], s.TotalSize()/s[0]
+	}
+	inW := make([]int, nIn)
+	for i := range inW {
+		inW[i] = w
+	}
+	return &rowSplit{rows: rows, inW: inW, outW: w, r32: func(o []float32, in [][]float32, _, _ int) { f(o, in) }}
+}
+
 // fbits is a float's bits as two ints, for an op's identity.
 func fbits(f float64) []int {
 	b := math.Float64bits(f)
@@ -72,6 +87,7 @@ func matmul(a, b *G.Node, ta, tb bool, out tensor.Shape) *G.Node {
 		shape:   fixed("matmul", out, as, bs),
 		f32:     func(o []float32, in [][]float32) { kernels.MatMul(o, in[0], in[1], m, n, k, ta, tb) },
 		f64:     func(o []float64, in [][]float64) { kernels.MatMul(o, in[0], in[1], m, n, k, ta, tb) },
+		mm:      &MatMulShape{M: m, N: n, K: k, TA: ta, TB: tb},
 		diffWRT: []bool{true, true},
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
@@ -94,9 +110,12 @@ func biasAct(xw, b *G.Node, act kernels.Act) *G.Node {
 	rows, n := s[0], s[1]
 	op := &kernelOp{
 		name: "biasact", dims: []int{2, 1}, outDims: 2, params: []int{rows, n, int(act)},
-		shape:   fixed("biasact", s, s, tensor.Shape{n}),
-		f32:     func(o []float32, in [][]float32) { kernels.BiasAct(o, in[0], in[1], rows, n, act) },
-		f64:     func(o []float64, in [][]float64) { kernels.BiasAct(o, in[0], in[1], rows, n, act) },
+		shape: fixed("biasact", s, s, tensor.Shape{n}),
+		f32:   func(o []float32, in [][]float32) { kernels.BiasAct(o, in[0], in[1], rows, n, act) },
+		f64:   func(o []float64, in [][]float64) { kernels.BiasAct(o, in[0], in[1], rows, n, act) },
+		split: &rowSplit{rows: rows, inW: []int{n, 0}, outW: n, r32: func(o []float32, in [][]float32, lo, hi int) {
+			kernels.BiasAct(o, in[0], in[1], hi-lo, n, act)
+		}},
 		diffWRT: []bool{true, true},
 	}
 	op.diff = func(_ G.Nodes, out, g *G.Node) (G.Nodes, error) {
@@ -118,6 +137,7 @@ func actBackward(a, g *G.Node, act kernels.Act) *G.Node {
 		shape: fixed("act.backward", s, s, s),
 		f32:   func(o []float32, in [][]float32) { kernels.ActBackward(o, in[0], in[1], act) },
 		f64:   func(o []float64, in [][]float64) { kernels.ActBackward(o, in[0], in[1], act) },
+		split: flatSplit(s, 2, func(o []float32, in [][]float32) { kernels.ActBackward(o, in[0], in[1], act) }),
 	}
 	return apply(op, a, g)
 }
@@ -145,6 +165,7 @@ func actDeriv(a *G.Node, act kernels.Act) *G.Node {
 		shape: fixed("act.deriv", s, s),
 		f32:   func(o []float32, in [][]float32) { kernels.ActDeriv(o, in[0], act) },
 		f64:   func(o []float64, in [][]float64) { kernels.ActDeriv(o, in[0], act) },
+		split: flatSplit(s, 1, func(o []float32, in [][]float32) { kernels.ActDeriv(o, in[0], act) }),
 	}
 	if act == kernels.Sigmoid || act == kernels.Tanh { // ReLU's and linear's φ′ are piecewise constant
 		op.diffWRT = []bool{true}
@@ -162,6 +183,7 @@ func actDerivBackward(a, g *G.Node, act kernels.Act) *G.Node {
 		shape: fixed("act.deriv.backward", s, s, s),
 		f32:   func(o []float32, in [][]float32) { kernels.ActDerivBackward(o, in[0], in[1], act) },
 		f64:   func(o []float64, in [][]float64) { kernels.ActDerivBackward(o, in[0], in[1], act) },
+		split: flatSplit(s, 2, func(o []float32, in [][]float32) { kernels.ActDerivBackward(o, in[0], in[1], act) }),
 	}
 	return apply(op, a, g)
 }
@@ -174,6 +196,7 @@ func activation(z *G.Node, act kernels.Act) *G.Node {
 		shape: fixed("act", s, s),
 		f32:   func(o []float32, in [][]float32) { kernels.Apply(o, in[0], act) },
 		f64:   func(o []float64, in [][]float64) { kernels.Apply(o, in[0], act) },
+		split: flatSplit(s, 1, func(o []float32, in [][]float32) { kernels.Apply(o, in[0], act) }),
 	}
 	return apply(op, z)
 }
@@ -185,9 +208,12 @@ func reconLoss(z, x *G.Node, outAct kernels.Act, bce bool) *G.Node {
 	rows, n := s[0], s[1]
 	op := &kernelOp{
 		name: "recon", dims: []int{2, 2}, outDims: 1, params: []int{rows, n, int(outAct), bint(bce)},
-		shape:   fixed("recon", tensor.Shape{rows}, s, s),
-		f32:     func(o []float32, in [][]float32) { kernels.ReconLoss(o, in[0], in[1], rows, n, outAct, bce) },
-		f64:     func(o []float64, in [][]float64) { kernels.ReconLoss(o, in[0], in[1], rows, n, outAct, bce) },
+		shape: fixed("recon", tensor.Shape{rows}, s, s),
+		f32:   func(o []float32, in [][]float32) { kernels.ReconLoss(o, in[0], in[1], rows, n, outAct, bce) },
+		f64:   func(o []float64, in [][]float64) { kernels.ReconLoss(o, in[0], in[1], rows, n, outAct, bce) },
+		split: &rowSplit{rows: rows, inW: []int{n, n}, outW: 1, r32: func(o []float32, in [][]float32, lo, hi int) {
+			kernels.ReconLoss(o, in[0], in[1], hi-lo, n, outAct, bce)
+		}},
 		diffWRT: []bool{true, false},
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
@@ -200,6 +226,9 @@ func reconLoss(z, x *G.Node, outAct kernels.Act, bce bool) *G.Node {
 			f64: func(o []float64, in [][]float64) {
 				kernels.ReconGrad(o, in[0], in[1], in[2], rows, n, outAct, bce)
 			},
+			split: &rowSplit{rows: rows, inW: []int{n, n, 1}, outW: n, r32: func(o []float32, in [][]float32, lo, hi int) {
+				kernels.ReconGrad(o, in[0], in[1], in[2], hi-lo, n, outAct, bce)
+			}},
 		}
 		return G.Nodes{apply(gop, in[0], in[1], g), nil}, nil
 	}
@@ -252,6 +281,9 @@ func maskWeights(mask, invn, g *G.Node, w float64) *G.Node {
 		shape: fixed("loss.backward", tensor.Shape{rows}, tensor.Shape{rows}, tensor.ScalarShape(), tensor.ScalarShape()),
 		f32:   func(o []float32, in [][]float32) { kernels.MaskWeights(o, in[0], in[1], in[2], w) },
 		f64:   func(o []float64, in [][]float64) { kernels.MaskWeights(o, in[0], in[1], in[2], w) },
+		split: &rowSplit{rows: rows, inW: []int{1, 0, 0}, outW: 1, r32: func(o []float32, in [][]float32, lo, hi int) {
+			kernels.MaskWeights(o, in[0], in[1], in[2], w)
+		}},
 	}
 	return apply(op, mask, invn, g)
 }
@@ -285,9 +317,12 @@ func diagPen(d, c *G.Node) *G.Node {
 	B, n := s[0], s[1]
 	op := &kernelOp{
 		name: "diagpen", dims: []int{2, 1}, outDims: 1, params: []int{B, n},
-		shape:   fixed("diagpen", tensor.Shape{B}, s, tensor.Shape{n}),
-		f32:     func(o []float32, in [][]float32) { kernels.DiagPen(o, in[0], in[1], B, n) },
-		f64:     func(o []float64, in [][]float64) { kernels.DiagPen(o, in[0], in[1], B, n) },
+		shape: fixed("diagpen", tensor.Shape{B}, s, tensor.Shape{n}),
+		f32:   func(o []float32, in [][]float32) { kernels.DiagPen(o, in[0], in[1], B, n) },
+		f64:   func(o []float64, in [][]float64) { kernels.DiagPen(o, in[0], in[1], B, n) },
+		split: &rowSplit{rows: B, inW: []int{n, 0}, outW: 1, r32: func(o []float32, in [][]float32, lo, hi int) {
+			kernels.DiagPen(o, in[0], in[1], hi-lo, n)
+		}},
 		diffWRT: []bool{true, true},
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
@@ -296,6 +331,9 @@ func diagPen(d, c *G.Node) *G.Node {
 			shape: fixed("diagpen.dd", s, s, tensor.Shape{n}, tensor.Shape{B}),
 			f32:   func(o []float32, in [][]float32) { kernels.DiagPenGradD(o, in[0], in[1], in[2], B, n) },
 			f64:   func(o []float64, in [][]float64) { kernels.DiagPenGradD(o, in[0], in[1], in[2], B, n) },
+			split: &rowSplit{rows: B, inW: []int{n, 0, 1}, outW: n, r32: func(o []float32, in [][]float32, lo, hi int) {
+				kernels.DiagPenGradD(o, in[0], in[1], in[2], hi-lo, n)
+			}},
 		}
 		dc := &kernelOp{
 			name: "diagpen.dc", dims: []int{2, 1}, outDims: 1, params: []int{B, n},
@@ -316,9 +354,12 @@ func outerScale(dL, w, dP *G.Node) *G.Node {
 	ts := tensor.Shape{B, nL, P}
 	op := &kernelOp{
 		name: "outerscale", dims: []int{2, 2, 2}, outDims: 3, params: []int{B, nL, P},
-		shape:   fixed("outerscale", ts, tensor.Shape{B, nL}, tensor.Shape{P, nL}, tensor.Shape{B, P}),
-		f32:     func(o []float32, in [][]float32) { kernels.OuterScale(o, in[0], in[1], in[2], B, nL, P) },
-		f64:     func(o []float64, in [][]float64) { kernels.OuterScale(o, in[0], in[1], in[2], B, nL, P) },
+		shape: fixed("outerscale", ts, tensor.Shape{B, nL}, tensor.Shape{P, nL}, tensor.Shape{B, P}),
+		f32:   func(o []float32, in [][]float32) { kernels.OuterScale(o, in[0], in[1], in[2], B, nL, P) },
+		f64:   func(o []float64, in [][]float64) { kernels.OuterScale(o, in[0], in[1], in[2], B, nL, P) },
+		split: &rowSplit{rows: B, inW: []int{nL, 0, P}, outW: nL * P, r32: func(o []float32, in [][]float32, lo, hi int) {
+			kernels.OuterScale(o, in[0], in[1], in[2], hi-lo, nL, P)
+		}},
 		diffWRT: []bool{true, true, true},
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
@@ -355,9 +396,12 @@ func scaleCols(p, d *G.Node) *G.Node {
 	B, R, C := ps[0], ps[1], ps[2]
 	op := &kernelOp{
 		name: "scalecols", dims: []int{3, 2}, outDims: 3, params: []int{B, R, C},
-		shape:   fixed("scalecols", ps, ps, tensor.Shape{B, C}),
-		f32:     func(o []float32, in [][]float32) { kernels.ScaleCols(o, in[0], in[1], B, R, C) },
-		f64:     func(o []float64, in [][]float64) { kernels.ScaleCols(o, in[0], in[1], B, R, C) },
+		shape: fixed("scalecols", ps, ps, tensor.Shape{B, C}),
+		f32:   func(o []float32, in [][]float32) { kernels.ScaleCols(o, in[0], in[1], B, R, C) },
+		f64:   func(o []float64, in [][]float64) { kernels.ScaleCols(o, in[0], in[1], B, R, C) },
+		split: &rowSplit{rows: B, inW: []int{R * C, C}, outW: R * C, r32: func(o []float32, in [][]float32, lo, hi int) {
+			kernels.ScaleCols(o, in[0], in[1], hi-lo, R, C)
+		}},
 		diffWRT: []bool{true, true},
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
@@ -366,6 +410,9 @@ func scaleCols(p, d *G.Node) *G.Node {
 			shape: fixed("rowdot", tensor.Shape{B, C}, ps, ps),
 			f32:   func(o []float32, in [][]float32) { kernels.RowDot(o, in[0], in[1], B, R, C) },
 			f64:   func(o []float64, in [][]float64) { kernels.RowDot(o, in[0], in[1], B, R, C) },
+			split: &rowSplit{rows: B, inW: []int{R * C, R * C}, outW: C, r32: func(o []float32, in [][]float32, lo, hi int) {
+				kernels.RowDot(o, in[0], in[1], hi-lo, R, C)
+			}},
 		}
 		return G.Nodes{scaleCols(g, in[1]), apply(rd, g, in[0])}, nil
 	}
@@ -379,7 +426,7 @@ func quadForm(t, g *G.Node) *G.Node {
 	ts := shapeOf(t)
 	B, R, C := ts[0], ts[1], ts[2]
 	gs := tensor.Shape{C, C}
-	var s32 []float32
+	s32 := make([]float32, B*R*C) // scratch, also sliced by row blocks
 	var s64 []float64
 	op := &kernelOp{
 		name: "quadform", dims: []int{3, 2}, outDims: 1, params: []int{B, R, C},
@@ -392,6 +439,9 @@ func quadForm(t, g *G.Node) *G.Node {
 			s64 = scratch(s64, B*R*C)
 			kernels.QuadFormBLAS(o, in[0], in[1], s64, B, R, C)
 		},
+		split: &rowSplit{rows: B, inW: []int{R * C, 0}, outW: 1, r32: func(o []float32, in [][]float32, lo, hi int) {
+			kernels.QuadFormBLAS(o, in[0], in[1], s32[lo*R*C:hi*R*C], hi-lo, R, C)
+		}},
 		diffWRT: []bool{true, true},
 	}
 	op.diff = func(in G.Nodes, _, gout *G.Node) (G.Nodes, error) {
@@ -442,6 +492,7 @@ func sub(a, b *G.Node) *G.Node {
 		shape:   fixed("sub", s, s, s),
 		f32:     func(o []float32, in [][]float32) { kernels.Sub(o, in[0], in[1]) },
 		f64:     func(o []float64, in [][]float64) { kernels.Sub(o, in[0], in[1]) },
+		split:   flatSplit(s, 2, func(o []float32, in [][]float32) { kernels.Sub(o, in[0], in[1]) }),
 		diffWRT: []bool{true, true},
 	}
 	op.diff = func(_ G.Nodes, _, g *G.Node) (G.Nodes, error) {
@@ -458,6 +509,7 @@ func add(a, b *G.Node) *G.Node {
 		shape:   fixed("add", s, s, s),
 		f32:     func(o []float32, in [][]float32) { kernels.Add(o, in[0], in[1]) },
 		f64:     func(o []float64, in [][]float64) { kernels.Add(o, in[0], in[1]) },
+		split:   flatSplit(s, 2, func(o []float32, in [][]float32) { kernels.Add(o, in[0], in[1]) }),
 		diffWRT: []bool{true, true},
 	}
 	op.diff = func(_ G.Nodes, _, g *G.Node) (G.Nodes, error) { return G.Nodes{g, g}, nil }
@@ -472,6 +524,7 @@ func scale(a *G.Node, k float64) *G.Node {
 		shape:   fixed("scale", s, s),
 		f32:     func(o []float32, in [][]float32) { kernels.Scale(o, in[0], float32(k)) },
 		f64:     func(o []float64, in [][]float64) { kernels.Scale(o, in[0], k) },
+		split:   flatSplit(s, 1, func(o []float32, in [][]float32) { kernels.Scale(o, in[0], float32(k)) }),
 		diffWRT: []bool{true},
 	}
 	op.diff = func(_ G.Nodes, _, g *G.Node) (G.Nodes, error) { return G.Nodes{scale(g, k)}, nil }

@@ -10,6 +10,7 @@ package kernels
 // alternatives for libblas do not change which OpenBLAS runs.
 
 // #cgo LDFLAGS: -L/usr/lib/x86_64-linux-gnu/openblas-pthread -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas
+// void openblas_set_num_threads(int);
 import "C"
 
 import (
@@ -22,6 +23,9 @@ import (
 const BLAS = "openblas"
 
 func init() {
+	// One thread per call: callers (engine's VM) tile products over their
+	// own workers. OpenBLAS's threads spin between calls and fight them.
+	C.openblas_set_num_threads(1)
 	blas32.Use(netlib.Implementation{})
 	blas64.Use(netlib.Implementation{})
 }

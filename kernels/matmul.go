@@ -13,8 +13,8 @@ import (
 // [m, k] ([k, m] when ta), b [k, n] ([n, k] when tb).
 //
 // It calls the BLAS gemm that gonum is set to use (gonum's own, pure Go
-// with assembly kernels, unless blas32.Use/blas64.Use installed another);
-// MatMulRef is its specification.
+// with assembly kernels, or OpenBLAS with -tags openblas), single-threaded
+// and without allocating; MatMulRef is its specification.
 func MatMul[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 	if len(c) != m*n || len(a) != m*k || len(b) != k*n {
 		panic("kernels: MatMul: wrong lengths")
@@ -26,20 +26,19 @@ func MatMul[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 		clear(c)
 		return
 	}
-	tA, tB := blas.NoTrans, blas.NoTrans
-	lda, ldb := k, n
-	if ta {
-		tA, lda = blas.Trans, m
+	if BLAS == "gonum" {
+		// gonum's gemm starts goroutines, and allocates, for products of
+		// four or more 64×64 blocks: hand it tiles it runs serially.
+		// Parallelism is the caller's (see engine's VM).
+		const tm, tn = 64, 128
+		for i0 := 0; i0 < m; i0 += tm {
+			for j0 := 0; j0 < n; j0 += tn {
+				MatMulTile(c, a, b, m, n, k, ta, tb, i0, min(i0+tm, m), j0, min(j0+tn, n))
+			}
+		}
+		return
 	}
-	if tb {
-		tB, ldb = blas.Trans, k
-	}
-	switch c := any(c).(type) {
-	case []float32:
-		blas32.Implementation().Sgemm(tA, tB, m, n, k, 1, any(a).([]float32), lda, any(b).([]float32), ldb, 0, c, n)
-	case []float64:
-		blas64.Implementation().Dgemm(tA, tB, m, n, k, 1, any(a).([]float64), lda, any(b).([]float64), ldb, 0, c, n)
-	}
+	MatMulTile(c, a, b, m, n, k, ta, tb, 0, m, 0, n)
 }
 
 // MatMulRef is MatMul as three plain loops, accumulated in float64.
@@ -63,5 +62,44 @@ func MatMulRef[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 			}
 			c[i*n+j] = T(s)
 		}
+	}
+}
+
+// MatMulTile computes the block C[i0:i1, j0:j1] of MatMul's product, with
+// the same storage conventions; blocks are independent, so several can run
+// at once.
+func MatMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 int) {
+	if len(c) != m*n || len(a) != m*k || len(b) != k*n || i0 < 0 || i1 > m || j0 < 0 || j1 > n || i0 > i1 || j0 > j1 {
+		panic("kernels: MatMulTile: wrong lengths or block")
+	}
+	mt, nt := i1-i0, j1-j0
+	if mt == 0 || nt == 0 {
+		return
+	}
+	cs := c[i0*n+j0:]
+	if k == 0 {
+		for i := 0; i < mt; i++ {
+			clear(cs[i*n : i*n+nt])
+		}
+		return
+	}
+	tA, tB := blas.NoTrans, blas.NoTrans
+	var as, bs []T
+	lda, ldb := k, n
+	if ta { // A stored [k, m]: columns i0..i1
+		tA, lda, as = blas.Trans, m, a[i0:]
+	} else {
+		as = a[i0*k:]
+	}
+	if tb { // B stored [n, k]: rows j0..j1
+		tB, ldb, bs = blas.Trans, k, b[j0*k:]
+	} else {
+		bs = b[j0:]
+	}
+	switch cs := any(cs).(type) {
+	case []float32:
+		blas32.Implementation().Sgemm(tA, tB, mt, nt, k, 1, any(as).([]float32), lda, any(bs).([]float32), ldb, 0, cs, n)
+	case []float64:
+		blas64.Implementation().Dgemm(tA, tB, mt, nt, k, 1, any(as).([]float64), lda, any(bs).([]float64), ldb, 0, cs, n)
 	}
 }
