@@ -7,6 +7,7 @@ import (
 	"hash"
 	"hash/fnv"
 
+	"github.com/caetrain/caetrain/kernels"
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -18,6 +19,7 @@ import (
 // gradient, when it has one, is built from more kernelOps.
 type kernelOp struct {
 	name    string
+	info    OpInfo
 	dims    []int // rank of each input
 	outDims int
 	params  []int // baked-in sizes, part of the op's identity
@@ -181,6 +183,29 @@ func RowKernel32(op G.Op) (rows int, inW []int, outW int, run func(out []float32
 		return 0, nil, 0, nil, false
 	}
 	return k.split.rows, k.split.inW, k.split.outW, k.split.r32, true
+}
+
+// OpInfo describes one of graph's kernel ops to a virtual machine that
+// runs graphs itself (the CUDA VM): which kernel, and its arguments other
+// than the buffers.
+type OpInfo struct {
+	Name    string      // the op: "matmul", "biasact", "quadform.dt", …
+	Dims    []int       // the kernel's size arguments, in its argument order
+	Act     kernels.Act // activation, for act*, biasact and recon*
+	BCE     bool        // recon*: binary cross-entropy (else SSE)
+	TA, TB  bool        // matmul: operands transposed
+	Weights []float64   // loss: term weights; loss.backward, scale: the factor
+}
+
+// Info returns op's description, when op is one of graph's kernel ops.
+func Info(op G.Op) (OpInfo, bool) {
+	k, ok := op.(*kernelOp)
+	if !ok {
+		return OpInfo{}, false
+	}
+	in := k.info
+	in.Name = k.name
+	return in, true
 }
 
 // MatMulShape is a matrix product's shape: C [M, N] = op(A)·op(B) over K.

@@ -82,7 +82,7 @@ func matmul(a, b *G.Node, ta, tb bool, out tensor.Shape) *G.Node {
 		panic(fmt.Errorf("matmul: both operands transposed is not supported"))
 	}
 	op := &kernelOp{
-		name: "matmul", dims: []int{len(as), len(bs)}, outDims: len(out),
+		name: "matmul", info: OpInfo{Dims: []int{m, n, k}, TA: ta, TB: tb}, dims: []int{len(as), len(bs)}, outDims: len(out),
 		params:  append(append(append([]int{m, n, k, bint(ta), bint(tb)}, as...), bs...), out...),
 		shape:   fixed("matmul", out, as, bs),
 		f32:     func(o []float32, in [][]float32) { kernels.MatMul(o, in[0], in[1], m, n, k, ta, tb) },
@@ -109,7 +109,7 @@ func biasAct(xw, b *G.Node, act kernels.Act) *G.Node {
 	s := shapeOf(xw)
 	rows, n := s[0], s[1]
 	op := &kernelOp{
-		name: "biasact", dims: []int{2, 1}, outDims: 2, params: []int{rows, n, int(act)},
+		name: "biasact", info: OpInfo{Dims: []int{rows, n}, Act: act}, dims: []int{2, 1}, outDims: 2, params: []int{rows, n, int(act)},
 		shape: fixed("biasact", s, s, tensor.Shape{n}),
 		f32:   func(o []float32, in [][]float32) { kernels.BiasAct(o, in[0], in[1], rows, n, act) },
 		f64:   func(o []float64, in [][]float64) { kernels.BiasAct(o, in[0], in[1], rows, n, act) },
@@ -133,7 +133,7 @@ func biasAct(xw, b *G.Node, act kernels.Act) *G.Node {
 func actBackward(a, g *G.Node, act kernels.Act) *G.Node {
 	s := shapeOf(a)
 	op := &kernelOp{
-		name: "act.backward", dims: []int{len(s), len(s)}, outDims: len(s), params: append([]int{int(act)}, s...),
+		name: "act.backward", info: OpInfo{Dims: []int{s.TotalSize()}, Act: act}, dims: []int{len(s), len(s)}, outDims: len(s), params: append([]int{int(act)}, s...),
 		shape: fixed("act.backward", s, s, s),
 		f32:   func(o []float32, in [][]float32) { kernels.ActBackward(o, in[0], in[1], act) },
 		f64:   func(o []float64, in [][]float64) { kernels.ActBackward(o, in[0], in[1], act) },
@@ -147,7 +147,7 @@ func colSum(x *G.Node) *G.Node {
 	s := shapeOf(x)
 	rows, n := s[0], s[1]
 	op := &kernelOp{
-		name: "colsum", dims: []int{2}, outDims: 1, params: []int{rows, n},
+		name: "colsum", info: OpInfo{Dims: []int{rows, n}}, dims: []int{2}, outDims: 1, params: []int{rows, n},
 		shape: fixed("colsum", tensor.Shape{n}, s),
 		f32:   func(o []float32, in [][]float32) { kernels.ColSum(o, in[0], rows, n) },
 		f64:   func(o []float64, in [][]float64) { kernels.ColSum(o, in[0], rows, n) },
@@ -161,7 +161,7 @@ func colSum(x *G.Node) *G.Node {
 func actDeriv(a *G.Node, act kernels.Act) *G.Node {
 	s := shapeOf(a)
 	op := &kernelOp{
-		name: "act.deriv", dims: []int{len(s)}, outDims: len(s), params: append([]int{int(act)}, s...),
+		name: "act.deriv", info: OpInfo{Dims: []int{s.TotalSize()}, Act: act}, dims: []int{len(s)}, outDims: len(s), params: append([]int{int(act)}, s...),
 		shape: fixed("act.deriv", s, s),
 		f32:   func(o []float32, in [][]float32) { kernels.ActDeriv(o, in[0], act) },
 		f64:   func(o []float64, in [][]float64) { kernels.ActDeriv(o, in[0], act) },
@@ -179,7 +179,7 @@ func actDeriv(a *G.Node, act kernels.Act) *G.Node {
 func actDerivBackward(a, g *G.Node, act kernels.Act) *G.Node {
 	s := shapeOf(a)
 	op := &kernelOp{
-		name: "act.deriv.backward", dims: []int{len(s), len(s)}, outDims: len(s), params: append([]int{int(act)}, s...),
+		name: "act.deriv.backward", info: OpInfo{Dims: []int{s.TotalSize()}, Act: act}, dims: []int{len(s), len(s)}, outDims: len(s), params: append([]int{int(act)}, s...),
 		shape: fixed("act.deriv.backward", s, s, s),
 		f32:   func(o []float32, in [][]float32) { kernels.ActDerivBackward(o, in[0], in[1], act) },
 		f64:   func(o []float64, in [][]float64) { kernels.ActDerivBackward(o, in[0], in[1], act) },
@@ -192,7 +192,7 @@ func actDerivBackward(a, g *G.Node, act kernels.Act) *G.Node {
 func activation(z *G.Node, act kernels.Act) *G.Node {
 	s := shapeOf(z)
 	op := &kernelOp{
-		name: "act", dims: []int{len(s)}, outDims: len(s), params: append([]int{int(act)}, s...),
+		name: "act", info: OpInfo{Dims: []int{s.TotalSize()}, Act: act}, dims: []int{len(s)}, outDims: len(s), params: append([]int{int(act)}, s...),
 		shape: fixed("act", s, s),
 		f32:   func(o []float32, in [][]float32) { kernels.Apply(o, in[0], act) },
 		f64:   func(o []float64, in [][]float64) { kernels.Apply(o, in[0], act) },
@@ -207,7 +207,7 @@ func reconLoss(z, x *G.Node, outAct kernels.Act, bce bool) *G.Node {
 	s := shapeOf(z)
 	rows, n := s[0], s[1]
 	op := &kernelOp{
-		name: "recon", dims: []int{2, 2}, outDims: 1, params: []int{rows, n, int(outAct), bint(bce)},
+		name: "recon", info: OpInfo{Dims: []int{rows, n}, Act: outAct, BCE: bce}, dims: []int{2, 2}, outDims: 1, params: []int{rows, n, int(outAct), bint(bce)},
 		shape: fixed("recon", tensor.Shape{rows}, s, s),
 		f32:   func(o []float32, in [][]float32) { kernels.ReconLoss(o, in[0], in[1], rows, n, outAct, bce) },
 		f64:   func(o []float64, in [][]float64) { kernels.ReconLoss(o, in[0], in[1], rows, n, outAct, bce) },
@@ -218,7 +218,7 @@ func reconLoss(z, x *G.Node, outAct kernels.Act, bce bool) *G.Node {
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		gop := &kernelOp{
-			name: "recon.backward", dims: []int{2, 2, 1}, outDims: 2, params: op.params,
+			name: "recon.backward", info: OpInfo{Dims: []int{rows, n}, Act: outAct, BCE: bce}, dims: []int{2, 2, 1}, outDims: 2, params: op.params,
 			shape: fixed("recon.backward", s, s, s, tensor.Shape{rows}),
 			f32: func(o []float32, in [][]float32) {
 				kernels.ReconGrad(o, in[0], in[1], in[2], rows, n, outAct, bce)
@@ -252,7 +252,7 @@ func lossCombine(terms G.Nodes, w []float64, mask, invn *G.Node) *G.Node {
 	dims, wrt, shapes = append(dims, 1, 0), append(wrt, false, false), append(shapes, tensor.Shape{rows}, tensor.ScalarShape())
 	K := len(terms)
 	op := &kernelOp{
-		name: "loss", dims: dims, outDims: 0, params: params,
+		name: "loss", info: OpInfo{Dims: []int{rows}, Weights: w}, dims: dims, outDims: 0, params: params,
 		shape: fixed("loss", tensor.ScalarShape(), shapes...),
 		f32: func(o []float32, in [][]float32) {
 			kernels.LossCombine(o, in[:K], w, in[K], in[K+1])
@@ -277,7 +277,7 @@ func lossCombine(terms G.Nodes, w []float64, mask, invn *G.Node) *G.Node {
 func maskWeights(mask, invn, g *G.Node, w float64) *G.Node {
 	rows := mask.Shape()[0]
 	op := &kernelOp{
-		name: "loss.backward", dims: []int{1, 0, 0}, outDims: 1, params: append([]int{rows}, fbits(w)...),
+		name: "loss.backward", info: OpInfo{Dims: []int{rows}, Weights: []float64{w}}, dims: []int{1, 0, 0}, outDims: 1, params: append([]int{rows}, fbits(w)...),
 		shape: fixed("loss.backward", tensor.Shape{rows}, tensor.Shape{rows}, tensor.ScalarShape(), tensor.ScalarShape()),
 		f32:   func(o []float32, in [][]float32) { kernels.MaskWeights(o, in[0], in[1], in[2], w) },
 		f64:   func(o []float64, in [][]float64) { kernels.MaskWeights(o, in[0], in[1], in[2], w) },
@@ -293,7 +293,7 @@ func colSumSq(w *G.Node) *G.Node {
 	s := shapeOf(w)
 	n0, n1 := s[0], s[1]
 	op := &kernelOp{
-		name: "colsumsq", dims: []int{2}, outDims: 1, params: []int{n0, n1},
+		name: "colsumsq", info: OpInfo{Dims: []int{n0, n1}}, dims: []int{2}, outDims: 1, params: []int{n0, n1},
 		shape:   fixed("colsumsq", tensor.Shape{n1}, s),
 		f32:     func(o []float32, in [][]float32) { kernels.ColSumSq(o, in[0], n0, n1) },
 		f64:     func(o []float64, in [][]float64) { kernels.ColSumSq(o, in[0], n0, n1) },
@@ -301,7 +301,7 @@ func colSumSq(w *G.Node) *G.Node {
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		gop := &kernelOp{
-			name: "colsumsq.backward", dims: []int{2, 1}, outDims: 2, params: []int{n0, n1},
+			name: "colsumsq.backward", info: OpInfo{Dims: []int{n0, n1}}, dims: []int{2, 1}, outDims: 2, params: []int{n0, n1},
 			shape: fixed("colsumsq.backward", s, s, tensor.Shape{n1}),
 			f32:   func(o []float32, in [][]float32) { kernels.ColSumSqGrad(o, in[0], in[1], n0, n1) },
 			f64:   func(o []float64, in [][]float64) { kernels.ColSumSqGrad(o, in[0], in[1], n0, n1) },
@@ -316,7 +316,7 @@ func diagPen(d, c *G.Node) *G.Node {
 	s := shapeOf(d)
 	B, n := s[0], s[1]
 	op := &kernelOp{
-		name: "diagpen", dims: []int{2, 1}, outDims: 1, params: []int{B, n},
+		name: "diagpen", info: OpInfo{Dims: []int{B, n}}, dims: []int{2, 1}, outDims: 1, params: []int{B, n},
 		shape: fixed("diagpen", tensor.Shape{B}, s, tensor.Shape{n}),
 		f32:   func(o []float32, in [][]float32) { kernels.DiagPen(o, in[0], in[1], B, n) },
 		f64:   func(o []float64, in [][]float64) { kernels.DiagPen(o, in[0], in[1], B, n) },
@@ -327,7 +327,7 @@ func diagPen(d, c *G.Node) *G.Node {
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		dd := &kernelOp{
-			name: "diagpen.dd", dims: []int{2, 1, 1}, outDims: 2, params: []int{B, n},
+			name: "diagpen.dd", info: OpInfo{Dims: []int{B, n}}, dims: []int{2, 1, 1}, outDims: 2, params: []int{B, n},
 			shape: fixed("diagpen.dd", s, s, tensor.Shape{n}, tensor.Shape{B}),
 			f32:   func(o []float32, in [][]float32) { kernels.DiagPenGradD(o, in[0], in[1], in[2], B, n) },
 			f64:   func(o []float64, in [][]float64) { kernels.DiagPenGradD(o, in[0], in[1], in[2], B, n) },
@@ -336,7 +336,7 @@ func diagPen(d, c *G.Node) *G.Node {
 			}},
 		}
 		dc := &kernelOp{
-			name: "diagpen.dc", dims: []int{2, 1}, outDims: 1, params: []int{B, n},
+			name: "diagpen.dc", info: OpInfo{Dims: []int{B, n}}, dims: []int{2, 1}, outDims: 1, params: []int{B, n},
 			shape: fixed("diagpen.dc", tensor.Shape{n}, s, tensor.Shape{B}),
 			f32:   func(o []float32, in [][]float32) { kernels.DiagPenGradC(o, in[0], in[1], B, n) },
 			f64:   func(o []float64, in [][]float64) { kernels.DiagPenGradC(o, in[0], in[1], B, n) },
@@ -353,7 +353,7 @@ func outerScale(dL, w, dP *G.Node) *G.Node {
 	P := dP.Shape()[1]
 	ts := tensor.Shape{B, nL, P}
 	op := &kernelOp{
-		name: "outerscale", dims: []int{2, 2, 2}, outDims: 3, params: []int{B, nL, P},
+		name: "outerscale", info: OpInfo{Dims: []int{B, nL, P}}, dims: []int{2, 2, 2}, outDims: 3, params: []int{B, nL, P},
 		shape: fixed("outerscale", ts, tensor.Shape{B, nL}, tensor.Shape{P, nL}, tensor.Shape{B, P}),
 		f32:   func(o []float32, in [][]float32) { kernels.OuterScale(o, in[0], in[1], in[2], B, nL, P) },
 		f64:   func(o []float64, in [][]float64) { kernels.OuterScale(o, in[0], in[1], in[2], B, nL, P) },
@@ -369,7 +369,7 @@ func outerScale(dL, w, dP *G.Node) *G.Node {
 			for i, a := range args {
 				shapes[i], dims[i] = shapeOf(a), a.Dims()
 			}
-			return apply(&kernelOp{name: name, dims: dims, outDims: len(out), params: []int{B, nL, P},
+			return apply(&kernelOp{name: name, info: OpInfo{Dims: []int{B, nL, P}}, dims: dims, outDims: len(out), params: []int{B, nL, P},
 				shape: fixed(name, out, shapes...), f32: f32, f64: f64}, args...)
 		}
 		dl := mk("outerscale.ddl", tensor.Shape{B, nL},
@@ -395,7 +395,7 @@ func scaleCols(p, d *G.Node) *G.Node {
 	ps := shapeOf(p)
 	B, R, C := ps[0], ps[1], ps[2]
 	op := &kernelOp{
-		name: "scalecols", dims: []int{3, 2}, outDims: 3, params: []int{B, R, C},
+		name: "scalecols", info: OpInfo{Dims: []int{B, R, C}}, dims: []int{3, 2}, outDims: 3, params: []int{B, R, C},
 		shape: fixed("scalecols", ps, ps, tensor.Shape{B, C}),
 		f32:   func(o []float32, in [][]float32) { kernels.ScaleCols(o, in[0], in[1], B, R, C) },
 		f64:   func(o []float64, in [][]float64) { kernels.ScaleCols(o, in[0], in[1], B, R, C) },
@@ -406,7 +406,7 @@ func scaleCols(p, d *G.Node) *G.Node {
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		rd := &kernelOp{
-			name: "rowdot", dims: []int{3, 3}, outDims: 2, params: []int{B, R, C},
+			name: "rowdot", info: OpInfo{Dims: []int{B, R, C}}, dims: []int{3, 3}, outDims: 2, params: []int{B, R, C},
 			shape: fixed("rowdot", tensor.Shape{B, C}, ps, ps),
 			f32:   func(o []float32, in [][]float32) { kernels.RowDot(o, in[0], in[1], B, R, C) },
 			f64:   func(o []float64, in [][]float64) { kernels.RowDot(o, in[0], in[1], B, R, C) },
@@ -429,7 +429,7 @@ func quadForm(t, g *G.Node) *G.Node {
 	s32 := make([]float32, B*R*C) // scratch, also sliced by row blocks
 	var s64 []float64
 	op := &kernelOp{
-		name: "quadform", dims: []int{3, 2}, outDims: 1, params: []int{B, R, C},
+		name: "quadform", info: OpInfo{Dims: []int{B, R, C}}, dims: []int{3, 2}, outDims: 1, params: []int{B, R, C},
 		shape: fixed("quadform", tensor.Shape{B}, ts, gs),
 		f32: func(o []float32, in [][]float32) {
 			s32 = scratch(s32, B*R*C)
@@ -448,7 +448,7 @@ func quadForm(t, g *G.Node) *G.Node {
 		var t32, u32 []float32
 		var t64, u64 []float64
 		dt := &kernelOp{
-			name: "quadform.dt", dims: []int{3, 2, 1}, outDims: 3, params: []int{B, R, C},
+			name: "quadform.dt", info: OpInfo{Dims: []int{B, R, C}}, dims: []int{3, 2, 1}, outDims: 3, params: []int{B, R, C},
 			shape: fixed("quadform.dt", ts, ts, gs, tensor.Shape{B}),
 			f32: func(o []float32, a [][]float32) {
 				t32 = scratch(t32, C*C)
@@ -460,7 +460,7 @@ func quadForm(t, g *G.Node) *G.Node {
 			},
 		}
 		dg := &kernelOp{
-			name: "quadform.dg", dims: []int{3, 1}, outDims: 2, params: []int{B, R, C},
+			name: "quadform.dg", info: OpInfo{Dims: []int{B, R, C}}, dims: []int{3, 1}, outDims: 2, params: []int{B, R, C},
 			shape: fixed("quadform.dg", gs, ts, tensor.Shape{B}),
 			f32: func(o []float32, a [][]float32) {
 				u32 = scratch(u32, B*R*C)
@@ -488,7 +488,7 @@ func scratch[T float32 | float64](s []T, n int) []T {
 func sub(a, b *G.Node) *G.Node {
 	s := shapeOf(a)
 	op := &kernelOp{
-		name: "sub", dims: []int{len(s), len(s)}, outDims: len(s), params: s,
+		name: "sub", info: OpInfo{Dims: []int{s.TotalSize()}}, dims: []int{len(s), len(s)}, outDims: len(s), params: s,
 		shape:   fixed("sub", s, s, s),
 		f32:     func(o []float32, in [][]float32) { kernels.Sub(o, in[0], in[1]) },
 		f64:     func(o []float64, in [][]float64) { kernels.Sub(o, in[0], in[1]) },
@@ -505,7 +505,7 @@ func sub(a, b *G.Node) *G.Node {
 func add(a, b *G.Node) *G.Node {
 	s := shapeOf(a)
 	op := &kernelOp{
-		name: "add", dims: []int{len(s), len(s)}, outDims: len(s), params: s,
+		name: "add", info: OpInfo{Dims: []int{s.TotalSize()}}, dims: []int{len(s), len(s)}, outDims: len(s), params: s,
 		shape:   fixed("add", s, s, s),
 		f32:     func(o []float32, in [][]float32) { kernels.Add(o, in[0], in[1]) },
 		f64:     func(o []float64, in [][]float64) { kernels.Add(o, in[0], in[1]) },
@@ -520,7 +520,7 @@ func add(a, b *G.Node) *G.Node {
 func scale(a *G.Node, k float64) *G.Node {
 	s := shapeOf(a)
 	op := &kernelOp{
-		name: "scale", dims: []int{len(s)}, outDims: len(s), params: append(fbits(k), s...),
+		name: "scale", info: OpInfo{Dims: []int{s.TotalSize()}, Weights: []float64{k}}, dims: []int{len(s)}, outDims: len(s), params: append(fbits(k), s...),
 		shape:   fixed("scale", s, s),
 		f32:     func(o []float32, in [][]float32) { kernels.Scale(o, in[0], float32(k)) },
 		f64:     func(o []float64, in [][]float64) { kernels.Scale(o, in[0], k) },
