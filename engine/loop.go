@@ -38,7 +38,12 @@ type Hook[T any] func(T) error
 
 // Loop trains a Trainer over a data set: Epochs passes (or MaxSteps steps),
 // each over a fresh shuffle of every training sample, with hooks on each
-// step, every LogEvery steps and at each epoch's end.
+// step, every LogEvery steps, at each epoch's end and at each checkpoint.
+//
+// A Loop can be checkpointed between steps (Checkpoint) and a new Loop over
+// the same data resumed from a checkpoint (Resume): the resumed run then
+// takes exactly the steps the original would have, and ends with the same
+// parameters, bit for bit.
 type Loop struct {
 	T           *Trainer
 	Train, Test Samples
@@ -46,9 +51,36 @@ type Loop struct {
 	EvalN       int    // test samples evaluated at epoch end; 0 means all
 	Device      string // reported in epoch-end and final events
 
-	onStep  []Hook[Progress]
-	onLog   []Hook[Metrics]
-	onEpoch []Hook[Metrics]
+	// CheckpointEvery is the number of steps between the checkpoints passed
+	// to the OnCheckpoint hooks; 0 means only at each epoch's end.
+	CheckpointEvery int
+	// Info is copied into every checkpoint (for example, the preset's name).
+	Info map[string]string
+
+	onStep       []Hook[Progress]
+	onLog        []Hook[Metrics]
+	onEpoch      []Hook[Metrics]
+	onCheckpoint []Hook[*Checkpoint]
+
+	st      loopState
+	started bool   // st is set: by Resume or by Run
+	data    DataID // of Train, computed once
+	hasData bool
+}
+
+// loopState is where a Loop is between two steps. With the trainer's
+// parameters, optimizer state and step count, it is everything that decides
+// the rest of the run.
+type loopState struct {
+	epoch    int       // 1-based epoch in progress, or about to start
+	shuffled bool      // perm holds this epoch's order; false: the epoch has not started
+	offset   int       // samples of perm already trained on this epoch
+	perm     []int     // the epoch's order
+	rng      *rand.PCG // the shuffling stream; used only to start an epoch
+	// Running means for the next "log" and "epoch" events.
+	sinceLog, epochMean mean
+	seconds             float64  // wall time trained before this Run
+	last                *Metrics // the last "epoch" event
 }
 
 // OnStep adds a hook called after every optimizer step.
@@ -59,6 +91,12 @@ func (l *Loop) OnLog(h Hook[Metrics]) { l.onLog = append(l.onLog, h) }
 
 // OnEpoch adds a hook called with each "epoch" event and the "final" one.
 func (l *Loop) OnEpoch(h Hook[Metrics]) { l.onEpoch = append(l.onEpoch, h) }
+
+// OnCheckpoint adds a hook called with a checkpoint every CheckpointEvery
+// steps and at the end of each epoch, after that epoch's OnEpoch hooks. No
+// checkpoint is taken at a step that ends an epoch or the run: the
+// epoch-end one follows it.
+func (l *Loop) OnCheckpoint(h Hook[*Checkpoint]) { l.onCheckpoint = append(l.onCheckpoint, h) }
 
 // mean accumulates row-weighted means of step results.
 type mean struct {
@@ -94,7 +132,10 @@ func (l *Loop) TotalSteps() int {
 }
 
 // Run trains until the epochs or MaxSteps are done, ctx is cancelled, a hook
-// fails or training diverges, and returns the final event.
+// fails or training diverges, and returns the final event. It stops only
+// between steps, so Checkpoint may be called after it returns; after a
+// diverged step the state is that of the last good step. A Loop runs once,
+// or once after Resume.
 func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 	t := l.T
 	c := t.Config
@@ -108,39 +149,65 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 	if logEvery <= 0 {
 		logEvery = 50
 	}
+	if !l.started {
+		l.st = loopState{epoch: 1, rng: newShufflePCG(c.Seed)}
+		l.started = true
+	}
+	st := &l.st
 	total := l.TotalSteps()
-	shuffle := rand.New(rand.NewPCG(c.Seed, 0x73687566666c65)) // "shuffle"
-	perm := make([]int, l.Train.N)
-	start := time.Now()
+	shuffle := rand.New(st.rng)
+	if st.perm == nil {
+		st.perm = make([]int, l.Train.N)
+	}
+	perm := st.perm
+	start := time.Now().Add(-time.Duration(st.seconds * float64(time.Second)))
+	defer func() { st.seconds = time.Since(start).Seconds() }()
 	// Throughput counts training steps only (not evaluation), after the
 	// first 10 steps, which include warm-up; runs of 10 steps or fewer
-	// count all of theirs.
+	// count all of theirs. A resumed run counts from where it resumed.
 	var tput struct {
 		samples, all int
 		secs, allSec float64
 	}
-	var sinceLog, epochMean mean
-	var last Metrics
-	epoch := 0
-	for epoch = 1; epoch <= c.Epochs && t.step < total; epoch++ {
-		for i := range perm {
-			perm[i] = i
+	checkpoint := func() error {
+		if len(l.onCheckpoint) == 0 {
+			return nil
 		}
-		shuffle.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-		epochMean = mean{}
-		for off := 0; off < len(perm) && t.step < total; off += c.Batch {
-			if err := ctx.Err(); err != nil {
-				return last, err
+		st.seconds = time.Since(start).Seconds()
+		ck := l.Checkpoint()
+		for _, h := range l.onCheckpoint {
+			if err := h(ck); err != nil {
+				return err
 			}
-			idx := perm[off:min(off+c.Batch, len(perm))]
+		}
+		return nil
+	}
+	for st.epoch <= c.Epochs && t.step < total {
+		if err := ctx.Err(); err != nil {
+			return Metrics{}, err
+		}
+		epoch := st.epoch
+		if !st.shuffled {
+			for i := range perm {
+				perm[i] = i
+			}
+			shuffle.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+			st.shuffled, st.offset, st.epochMean = true, 0, mean{}
+		}
+		for st.offset < len(perm) && t.step < total {
+			if err := ctx.Err(); err != nil {
+				return Metrics{}, err
+			}
+			idx := perm[st.offset:min(st.offset+c.Batch, len(perm))]
 			t0 := time.Now()
 			r, err := t.Step(l.Train, idx)
 			if err != nil {
-				return last, err
+				return Metrics{}, err
 			}
 			dt := time.Since(t0).Seconds()
-			sinceLog.add(r)
-			epochMean.add(r)
+			st.offset += len(idx)
+			st.sinceLog.add(r)
+			st.epochMean.add(r)
 			tput.all += r.Rows
 			tput.allSec += dt
 			if t.step > 10 {
@@ -149,37 +216,56 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 			}
 			for _, h := range l.onStep {
 				if err := h(Progress{Epoch: epoch, Epochs: c.Epochs, Step: t.step, TotalSteps: total, Loss: r.Loss}); err != nil {
-					return last, err
+					return Metrics{}, err
 				}
 			}
 			if t.step%logEvery == 0 {
 				m := Metrics{Event: "log", Epoch: epoch, Step: t.step, Seconds: time.Since(start).Seconds()}
-				sinceLog.fill(&m)
-				sinceLog = mean{}
+				st.sinceLog.fill(&m)
+				st.sinceLog = mean{}
 				for _, h := range l.onLog {
 					if err := h(m); err != nil {
-						return last, err
+						return Metrics{}, err
 					}
+				}
+			}
+			if l.CheckpointEvery > 0 && t.step%l.CheckpointEvery == 0 && st.offset < len(perm) && t.step < total {
+				if err := checkpoint(); err != nil {
+					return Metrics{}, err
 				}
 			}
 		}
 		m := Metrics{Event: "epoch", Epoch: epoch, Step: t.step}
-		epochMean.fill(&m)
+		st.epochMean.fill(&m)
 		if err := l.finish(&m, start, tput.samples, tput.secs, tput.all, tput.allSec); err != nil {
-			return last, err
+			return Metrics{}, err
 		}
-		last = m
+		st.last = &m
+		if st.offset >= len(perm) { // the epoch is complete; the next one starts with a shuffle
+			st.epoch++
+			st.shuffled, st.offset = false, 0
+		}
 		for _, h := range l.onEpoch {
 			if err := h(m); err != nil {
-				return last, err
+				return m, err
 			}
 		}
+		if err := checkpoint(); err != nil {
+			return m, err
+		}
 	}
-	final := last
+	var final Metrics
+	if st.last != nil {
+		final = *st.last
+	}
 	final.Event = "final"
 	if final.Step != t.step || final.TestRecon == nil { // no epoch ran, or it was cut short
-		final = Metrics{Event: "final", Epoch: max(epoch-1, 1), Step: t.step}
-		epochMean.fill(&final)
+		ep := st.epoch
+		if !st.shuffled {
+			ep--
+		}
+		final = Metrics{Event: "final", Epoch: max(ep, 1), Step: t.step}
+		st.epochMean.fill(&final)
 		if err := l.finish(&final, start, tput.samples, tput.secs, tput.all, tput.allSec); err != nil {
 			return final, err
 		}
@@ -190,6 +276,12 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 		}
 	}
 	return final, nil
+}
+
+// newShufflePCG is the generator of the epochs' shuffled orders, from the
+// seed alone.
+func newShufflePCG(seed uint64) *rand.PCG {
+	return rand.NewPCG(seed, 0x73687566666c65) // "shuffle"
 }
 
 // finish evaluates on the test set and fills the epoch-end fields.

@@ -4,6 +4,9 @@ package idx_test
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -13,9 +16,38 @@ import (
 // The seed corpora are in testdata/fuzz/FuzzDecodeImages and
 // testdata/fuzz/FuzzDecodeLabels.
 
+// allocLimit is how much decoding data may allocate: in proportion to the
+// bytes it holds once decompressed, never to what its header claims.
+func allocLimit(data []byte) uint64 {
+	n := int64(len(data))
+	if zr, err := gzip.NewReader(bytes.NewReader(data)); err == nil {
+		if m, _ := io.Copy(io.Discard, io.LimitReader(zr, 1<<30)); m > n {
+			n = m
+		}
+	}
+	return 8*uint64(n) + 1<<20
+}
+
+// checkAlloc fails t if decode allocates more than allocLimit(data).
+func checkAlloc(t *testing.T, data []byte, decode func()) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	decode()
+	runtime.ReadMemStats(&after)
+	if got, limit := after.TotalAlloc-before.TotalAlloc, allocLimit(data); got > limit {
+		t.Fatalf("decoding %d bytes allocated %d bytes (limit %d)", len(data), got, limit)
+	}
+}
+
+// FuzzDecodeImages checks that DecodeImages never panics, names the input
+// in its errors, allocates in proportion to the data it reads (not to the
+// counts its header claims), and returns exactly what the input holds.
 func FuzzDecodeImages(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		img, err := idx.DecodeImages(bytes.NewReader(data), "fuzz")
+		var img *idx.Images
+		var err error
+		checkAlloc(t, data, func() { img, err = idx.DecodeImages(bytes.NewReader(data), "fuzz") })
 		if err != nil {
 			if img != nil {
 				t.Errorf("DecodeImages returned images and error %v", err)
@@ -46,9 +78,12 @@ func FuzzDecodeImages(f *testing.F) {
 	})
 }
 
+// FuzzDecodeLabels is FuzzDecodeImages for label files.
 func FuzzDecodeLabels(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		labels, err := idx.DecodeLabels(bytes.NewReader(data), "fuzz")
+		var labels []uint8
+		var err error
+		checkAlloc(t, data, func() { labels, err = idx.DecodeLabels(bytes.NewReader(data), "fuzz") })
 		if err != nil {
 			if labels != nil {
 				t.Errorf("DecodeLabels returned labels and error %v", err)

@@ -7,19 +7,27 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 // FuzzDecode checks that Decode never panics, that its errors name the
-// file, and that whatever decodes re-encodes and decodes to the same
-// tensors and metadata. The seed corpus lives in testdata/fuzz/FuzzDecode.
+// file, that it allocates in proportion to its input, and that whatever
+// decodes re-encodes and decodes to the same tensors and metadata. The seed
+// corpus lives in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
 	f.Add(referenceFile)
 	f.Add(build(`{}`, nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		file, err := Decode(data, "fuzz.safetensors")
+		runtime.ReadMemStats(&after)
+		if got, limit := after.TotalAlloc-before.TotalAlloc, 32*uint64(len(data))+1<<20; got > limit {
+			t.Fatalf("decoding %d bytes allocated %d bytes", len(data), got)
+		}
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.safetensors: ") {
 				t.Fatalf("error %q does not name the file", err)

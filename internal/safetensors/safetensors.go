@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"math/bits"
@@ -31,7 +32,15 @@ const (
 	MaxRank = 64
 
 	metadataKey = "__metadata__"
+
+	// ChecksumKey is the metadata entry in which WriteFile and
+	// EncodeChecked record a CRC-32C of the file's content, so that a
+	// damaged file is detected on reading. Its value is 8 lowercase hex
+	// digits.
+	ChecksumKey = "crc32c"
 )
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // dtypeSizes maps the supported dtype names to their element size in bytes.
 var dtypeSizes = map[string]int{
@@ -170,7 +179,51 @@ func (f *File) Get(name string) (Tensor, bool) {
 // is a multiple of 8. Encode validates its input before writing anything:
 // names must be unique, valid UTF-8 and not "__metadata__", dtypes must be
 // supported, and each tensor's data length must match its shape.
+//
+// The metadata key ChecksumKey is reserved: see EncodeChecked.
 func Encode(w io.Writer, tensors []Tensor, metadata map[string]string) error {
+	if _, ok := metadata[ChecksumKey]; ok {
+		return fmt.Errorf("safetensors: metadata key %q is reserved for the checksum EncodeChecked adds", ChecksumKey)
+	}
+	return encodeRaw(w, tensors, metadata)
+}
+
+// EncodeChecked is Encode with one more metadata entry, ChecksumKey: the
+// CRC-32C (Castagnoli) of the header that Encode would write for tensors
+// and metadata, followed by the tensors' data in name order. Decode checks
+// it when present, so a bit flip anywhere in the tensors, their names,
+// shapes or metadata is reported as damage. Other readers ignore it.
+func EncodeChecked(w io.Writer, tensors []Tensor, metadata map[string]string) error {
+	if _, ok := metadata[ChecksumKey]; ok {
+		return fmt.Errorf("safetensors: metadata key %q is reserved for the checksum", ChecksumKey)
+	}
+	sum, err := contentChecksum(tensors, metadata)
+	if err != nil {
+		return err
+	}
+	md := make(map[string]string, len(metadata)+1)
+	for k, v := range metadata {
+		md[k] = v
+	}
+	md[ChecksumKey] = fmt.Sprintf("%08x", sum)
+	return encodeRaw(w, tensors, md)
+}
+
+// contentChecksum is the checksum EncodeChecked records.
+func contentChecksum(tensors []Tensor, metadata map[string]string) (uint32, error) {
+	header, order, err := encodeHeader(tensors, metadata)
+	if err != nil {
+		return 0, err
+	}
+	h := crc32.New(castagnoli)
+	h.Write(header)
+	for _, i := range order {
+		h.Write(tensors[i].Data)
+	}
+	return h.Sum32(), nil
+}
+
+func encodeRaw(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 	header, order, err := encodeHeader(tensors, metadata)
 	if err != nil {
 		return err
@@ -289,7 +342,10 @@ func (e *FormatError) Error() string { return e.File + ": " + e.Msg }
 // dtypes, shapes with negative dimensions or overflowing sizes, malformed
 // or out-of-range data_offsets, data lengths that do not match shapes,
 // overlapping tensors, gaps between tensors, trailing bytes after the last
-// tensor, and "__metadata__" that is not an object of strings.
+// tensor, and "__metadata__" that is not an object of strings. When the
+// metadata holds ChecksumKey (files written by WriteFile or EncodeChecked),
+// Decode verifies the checksum, reports a mismatch as damage, and removes
+// the entry from Metadata.
 func Decode(data []byte, name string) (*File, error) {
 	if name == "" {
 		name = "safetensors data"
@@ -394,6 +450,20 @@ func Decode(data []byte, name string) (*File, error) {
 		f.Tensors[sp.index].Data = buffer[sp.begin:sp.end:sp.end]
 	}
 	slices.SortFunc(f.Tensors, func(a, b Tensor) int { return strings.Compare(a.Name, b.Name) })
+	if sum, ok := f.Metadata[ChecksumKey]; ok {
+		delete(f.Metadata, ChecksumKey)
+		want, err := strconv.ParseUint(sum, 16, 32)
+		if err != nil || len(sum) != 8 {
+			return fail("metadata %s %q is not 8 hex digits", ChecksumKey, truncate([]byte(sum)))
+		}
+		got, err := contentChecksum(f.Tensors, f.Metadata)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if uint32(want) != got {
+			return fail("checksum mismatch (recorded %08x, computed %08x): the file is damaged", want, got)
+		}
+	}
 	return f, nil
 }
 
@@ -607,9 +677,10 @@ func ReadFile(path string) (*File, error) {
 }
 
 // WriteFile atomically writes tensors and metadata to path in safetensors
-// format; see Encode. An existing file at path is replaced only on success.
+// format, with a checksum; see EncodeChecked. An existing file at path is
+// replaced only on success.
 func WriteFile(path string, tensors []Tensor, metadata map[string]string) error {
 	return atomicfile.WriteFile(path, func(w io.Writer) error {
-		return Encode(w, tensors, metadata)
+		return EncodeChecked(w, tensors, metadata)
 	}, 0o644)
 }
