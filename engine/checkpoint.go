@@ -234,6 +234,7 @@ type meanJSON struct {
 	Loss    float64 `json:"loss"`
 	Recon   float64 `json:"recon"`
 	Penalty float64 `json:"penalty"`
+	Hess    float64 `json:"hess,omitempty"`
 	Rows    int     `json:"rows"`
 }
 
@@ -294,9 +295,9 @@ func (c *Checkpoint) encode(w io.Writer) error {
 	return ckpt.Encode(w, meta, secs)
 }
 
-func toJSON(m mean) meanJSON { return meanJSON{m.loss, m.recon, m.pen, m.rows} }
+func toJSON(m mean) meanJSON { return meanJSON{m.loss, m.recon, m.pen, m.hess, m.rows} }
 
-func fromJSON(m meanJSON) mean { return mean{m.Loss, m.Recon, m.Penalty, m.Rows} }
+func fromJSON(m meanJSON) mean { return mean{m.Loss, m.Recon, m.Penalty, m.Hess, m.Rows} }
 
 // ReadCheckpoint reads and checks the checkpoint at path. Every problem is
 // an error naming the file and what is wrong: a truncated or bit-flipped

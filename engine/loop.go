@@ -17,7 +17,10 @@ type Metrics struct {
 	Loss    float64 `json:"loss"`  // mean over the samples since the previous event of the same kind
 	Recon   float64 `json:"recon"`
 	Penalty float64 `json:"penalty"` // mean ‖J_h(x)‖²_F
-	Seconds float64 `json:"seconds"` // wall time since training started
+	// Hess is the CAE+H term's mean, (1/C)Σ_c‖J(x) − J(x+ε_c)‖²_F; absent
+	// without it.
+	Hess    *float64 `json:"hess,omitempty"`
+	Seconds float64  `json:"seconds"` // wall time since training started
 
 	// Epoch-end and final events only.
 	TestRecon       *float64 `json:"test_recon,omitempty"`
@@ -100,8 +103,8 @@ func (l *Loop) OnCheckpoint(h Hook[*Checkpoint]) { l.onCheckpoint = append(l.onC
 
 // mean accumulates row-weighted means of step results.
 type mean struct {
-	loss, recon, pen float64
-	rows             int
+	loss, recon, pen, hess float64
+	rows                   int
 }
 
 func (m *mean) add(r StepResult) {
@@ -109,6 +112,7 @@ func (m *mean) add(r StepResult) {
 	m.loss += r.Loss * w
 	m.recon += r.Recon * w
 	m.pen += r.Penalty * w
+	m.hess += r.Hess * w
 	m.rows += r.Rows
 }
 
@@ -118,6 +122,10 @@ func (m *mean) fill(out *Metrics) {
 	}
 	n := float64(m.rows)
 	out.Loss, out.Recon, out.Penalty = m.loss/n, m.recon/n, m.pen/n
+	if m.hess != 0 {
+		h := m.hess / n
+		out.Hess = &h
+	}
 }
 
 // TotalSteps is the number of optimizer steps Run will take.

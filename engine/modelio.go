@@ -24,26 +24,30 @@ const (
 
 // ModelConfig is config.json: the architecture, then how it was trained.
 type ModelConfig struct {
-	Arch    []int   `json:"arch"`
-	Act     string  `json:"act"`
-	OutAct  string  `json:"out_act"`
-	Tied    bool    `json:"tied"`
-	Loss    string  `json:"loss"`
-	Lambda  float64 `json:"lambda"`
-	Dtype   string  `json:"dtype"`
-	Layout  string  `json:"weight_layout"`
-	Preset  string  `json:"preset,omitempty"`
-	Batch   int     `json:"batch,omitempty"`
-	Epochs  int     `json:"epochs,omitempty"`
-	Steps   int     `json:"steps,omitempty"`
-	LR      float64 `json:"lr,omitempty"`
-	Beta1   float64 `json:"beta1,omitempty"`
-	Beta2   float64 `json:"beta2,omitempty"`
-	Eps     float64 `json:"eps,omitempty"`
-	Seed    uint64  `json:"seed"`
-	Data    string  `json:"data,omitempty"`
-	Device  string  `json:"device,omitempty"`
-	Version string  `json:"caetrain_version,omitempty"`
+	Arch   []int   `json:"arch"`
+	Act    string  `json:"act"`
+	OutAct string  `json:"out_act"`
+	Tied   bool    `json:"tied"`
+	Loss   string  `json:"loss"`
+	Lambda float64 `json:"lambda"`
+	// The CAE+H term it was trained with (training only; absent when off).
+	HessGamma  float64 `json:"hess_gamma,omitempty"`
+	HessSigma  float64 `json:"hess_sigma,omitempty"`
+	HessCopies int     `json:"hess_copies,omitempty"`
+	Dtype      string  `json:"dtype"`
+	Layout     string  `json:"weight_layout"`
+	Preset     string  `json:"preset,omitempty"`
+	Batch      int     `json:"batch,omitempty"`
+	Epochs     int     `json:"epochs,omitempty"`
+	Steps      int     `json:"steps,omitempty"`
+	LR         float64 `json:"lr,omitempty"`
+	Beta1      float64 `json:"beta1,omitempty"`
+	Beta2      float64 `json:"beta2,omitempty"`
+	Eps        float64 `json:"eps,omitempty"`
+	Seed       uint64  `json:"seed"`
+	Data       string  `json:"data,omitempty"`
+	Device     string  `json:"device,omitempty"`
+	Version    string  `json:"caetrain_version,omitempty"`
 }
 
 // Spec is the model's graph.Spec.
@@ -51,6 +55,7 @@ func (c ModelConfig) Spec() graph.Spec {
 	return graph.Spec{
 		Arch: c.Arch, Act: graph.Activation(c.Act), OutAct: graph.Activation(c.OutAct),
 		Tied: c.Tied, Loss: graph.LossKind(c.Loss), Lambda: c.Lambda,
+		HessGamma: c.HessGamma, HessSigma: c.HessSigma, HessCopies: c.HessCopies,
 	}
 }
 
@@ -60,6 +65,7 @@ func NewModelConfig(cfg Config) ModelConfig {
 	return ModelConfig{
 		Arch: append([]int(nil), s.Arch...), Act: string(s.Act), OutAct: string(s.OutAct), Tied: s.Tied,
 		Loss: string(s.Loss), Lambda: s.Lambda, Dtype: "float32", Layout: "[out,in]",
+		HessGamma: s.HessGamma, HessSigma: s.HessSigma, HessCopies: s.HessCopies,
 		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR,
 		Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps, Seed: cfg.Seed,
 	}

@@ -48,6 +48,10 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{"bad arch", []string{"--arch", "784,x"}, exitUsage, "--arch"},
 		{"unknown preset", []string{"--preset", "huge"}, exitUsage, "--preset"},
 		{"zero lr", []string{"--lr", "0"}, exitUsage, "--lr"},
+		{"negative hess-gamma", []string{"--hess-gamma", "-1"}, exitUsage, "--hess-gamma"},
+		{"zero hess-sigma", []string{"--hess-gamma", "0.1", "--hess-sigma", "0"}, exitUsage, "--hess-sigma"},
+		{"zero hess-copies", []string{"--hess-gamma", "0.1", "--hess-copies", "0"}, exitUsage, "--hess-copies"},
+		{"unknown vm", []string{"--vm", "jit"}, exitUsage, "--vm"},
 		{"arch does not fit the data", []string{"--arch", "100,10", "--out", out}, exitUsage, "--arch 100,10"},
 		{"unwritable out", []string{"--out", "/proc/caetrain-cannot-write"}, exitUsage, "--out"},
 		{"eval without model", []string{"eval"}, exitUsage, "--model"},
@@ -203,5 +207,35 @@ func TestMalformedData(t *testing.T) {
 				t.Errorf("stderr does not name %q:\n%s", tc.want, stderr)
 			}
 		})
+	}
+}
+
+// TestCAEHTraining trains with the CAE+H term from the command line on the
+// reference VM and checks that the term is reported and recorded.
+func TestCAEHTraining(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCLI(t, "--arch", "784,32", "--act", "sigmoid", "--out-act", "sigmoid", "--loss", "bce", "--lambda", "0.1",
+		"--hess-gamma", "0.5", "--hess-sigma", "0.2", "--hess-copies", "2", "--vm", "gorgonia",
+		"--max-steps", "4", "--log-every", "2", "--batch", "32", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(strings.SplitN(string(raw), "\n", 2)[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := first["hess"].(float64); !ok || !(h > 0) {
+		t.Errorf("first metrics line has hess %v, want a positive number: %s", first["hess"], raw)
+	}
+	cfg, err := os.ReadFile(filepath.Join(out, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), `"hess_gamma": 0.5`) {
+		t.Errorf("config.json does not record the CAE+H term:\n%s", cfg)
 	}
 }

@@ -30,6 +30,9 @@ type trainFlags struct {
 	device, data, preset, arch, act, outAct, loss, out string
 	tied, json                                         bool
 	lambda, lr                                         float64
+	hessGamma, hessSigma                               float64
+	hessCopies                                         int
+	vm                                                 string
 	batch, epochs, maxSteps, logEvery                  int
 	checkpointEvery                                    int
 	resume                                             bool
@@ -51,6 +54,10 @@ func newTrainFlagSet(f *trainFlags) *flag.FlagSet {
 	fs.BoolVar(&f.tied, "tied", false, "decoder uses the encoder's transposed weights")
 	fs.StringVar(&f.loss, "loss", "", "reconstruction loss summed over pixels: sse or bce (bce needs --out-act sigmoid)")
 	fs.Float64Var(&f.lambda, "lambda", 0, "weight λ of the contractive penalty ‖J_h(x)‖²_F")
+	fs.Float64Var(&f.hessGamma, "hess-gamma", 0, "weight γ of the CAE+H term γ·E‖J(x) − J(x+ε)‖²_F (Rifai et al., ECML 2011); 0: off")
+	fs.Float64Var(&f.hessSigma, "hess-sigma", 0.1, "standard deviation of the CAE+H corruption ε ~ N(0, σ²I)")
+	fs.IntVar(&f.hessCopies, "hess-copies", 4, "corrupted copies per sample for the CAE+H estimate")
+	fs.StringVar(&f.vm, "vm", "fast", "CPU virtual machine: fast (caetrain's own) or gorgonia (Gorgonia's TapeMachine, the reference)")
 	fs.IntVar(&f.batch, "batch", 0, "samples per optimizer step")
 	fs.IntVar(&f.epochs, "epochs", 0, "passes over the training set")
 	fs.IntVar(&f.maxSteps, "max-steps", 0, "stop after this many optimizer steps (0: no limit)")
@@ -149,6 +156,31 @@ func (f *trainFlags) apply(c engine.Config, set map[string]bool, preset string) 
 		}
 		c.Spec.Lambda = f.lambda
 	}
+	if set["hess-gamma"] {
+		if !(f.hessGamma >= 0) || f.hessGamma > 1e12 {
+			return c, usagef("--hess-gamma %v: must be a finite number ≥ 0", f.hessGamma)
+		}
+		c.Spec.HessGamma = f.hessGamma
+	}
+	if c.Spec.HessGamma > 0 || set["hess-sigma"] || set["hess-copies"] {
+		if !(f.hessSigma > 0) || f.hessSigma > 1e6 {
+			return c, usagef("--hess-sigma %v: must be a positive number", f.hessSigma)
+		}
+		if f.hessCopies < 1 || f.hessCopies > 64 {
+			return c, usagef("--hess-copies %d: must be between 1 and 64", f.hessCopies)
+		}
+		if c.Spec.HessGamma > 0 {
+			c.Spec.HessSigma, c.Spec.HessCopies = f.hessSigma, f.hessCopies
+		}
+	}
+	if set["vm"] {
+		switch f.vm {
+		case engine.FastVM, engine.GorgoniaVM:
+			c.Machine = f.vm
+		default:
+			return c, usagef("--vm %q: want %s or %s", f.vm, engine.FastVM, engine.GorgoniaVM)
+		}
+	}
 	if set["batch"] {
 		if f.batch <= 0 {
 			return c, usagef("--batch %d: must be positive", f.batch)
@@ -207,6 +239,9 @@ func (f *trainFlags) resumeConfig(ck *engine.Checkpoint, set map[string]bool, ou
 		{"out-act", string(stored.Spec.OutAct), string(c.Spec.OutAct)},
 		{"tied", strconv.FormatBool(stored.Spec.Tied), strconv.FormatBool(c.Spec.Tied)},
 		{"loss", string(stored.Spec.Loss), string(c.Spec.Loss)},
+		{"hess-gamma", fmt.Sprint(stored.Spec.HessGamma), fmt.Sprint(c.Spec.HessGamma)},
+		{"hess-sigma", fmt.Sprint(stored.Spec.HessSigma), fmt.Sprint(c.Spec.HessSigma)},
+		{"hess-copies", fmt.Sprint(stored.Spec.HessCopies), fmt.Sprint(c.Spec.HessCopies)},
 		{"batch", strconv.Itoa(stored.Batch), strconv.Itoa(c.Batch)},
 		{"seed", strconv.FormatUint(stored.Seed, 10), strconv.FormatUint(c.Seed, 10)},
 	} {
@@ -217,7 +252,8 @@ func (f *trainFlags) resumeConfig(ck *engine.Checkpoint, set map[string]bool, ou
 	}
 	// Whatever else the flags changed (nothing, today) also conflicts.
 	a, b := stored, c
-	a.Epochs, a.MaxSteps, a.Adam.LR, a.Spec.Lambda = b.Epochs, b.MaxSteps, b.Adam.LR, b.Spec.Lambda
+	// The VM changes how, not what, is computed: either may continue a run.
+	a.Epochs, a.MaxSteps, a.Adam.LR, a.Spec.Lambda, a.Machine = b.Epochs, b.MaxSteps, b.Adam.LR, b.Spec.Lambda, b.Machine
 	if !reflect.DeepEqual(a, b) {
 		return c, preset, usagef("--resume: your flags change the run's configuration (%+v, was %+v); leave them out, or start a new run in another --out", b, a)
 	}
@@ -517,7 +553,11 @@ func describe(c engine.Config) string {
 	if c.Spec.Tied {
 		tied = " tied"
 	}
-	return fmt.Sprintf("%s %s/%s%s %s λ=%g batch %d lr %g", formatArch(c.Spec.Arch), c.Spec.Act, c.Spec.OutAct, tied, c.Spec.Loss, c.Spec.Lambda, c.Batch, c.Adam.LR)
+	hess := ""
+	if c.Spec.HessGamma > 0 {
+		hess = fmt.Sprintf(" CAE+H γ=%g σ=%g×%d", c.Spec.HessGamma, c.Spec.HessSigma, c.Spec.HessCopies)
+	}
+	return fmt.Sprintf("%s %s/%s%s %s λ=%g%s batch %d lr %g", formatArch(c.Spec.Arch), c.Spec.Act, c.Spec.OutAct, tied, c.Spec.Loss, c.Spec.Lambda, hess, c.Batch, c.Adam.LR)
 }
 
 // checkWritableDir creates dir if needed and checks a file can be written
