@@ -7,12 +7,23 @@
 //
 // # Virtual machines
 //
-// On the CPU a training step is one run of Gorgonia's TapeMachine over a
-// graph built once for the batch size, with the gradients bound as dual
-// values, followed by a fused Adam step (kernels.AdamStep) that also zeroes
-// the gradients, which Gorgonia otherwise accumulates across runs.
-// Evaluation uses a second, forward-only graph whose learnables share the
-// training graph's tensors, so it never disturbs the gradients.
+// The model is one Gorgonia expression graph per batch size (package
+// graph), forward and symbolic gradients, built once. Two VMs run it:
+//
+//   - the fast VM (default): caetrain's own. It walks the nodes the outputs
+//     need, children first, and calls each op's kernel (package kernels)
+//     into a buffer allocated once; matrix products are split into tiles
+//     and row-wise kernels into blocks over a persistent worker pool. A
+//     training step allocates nothing.
+//   - Gorgonia's TapeMachine (Config.Machine = GorgoniaVM), the reference:
+//     it runs the same graph and the same kernels, with the gradients bound
+//     as dual values; the tests require the two to agree bit for bit.
+//
+// A training step is one run followed by a fused Adam step
+// (kernels.AdamStep) that also zeroes the gradients, which Gorgonia's
+// machine would otherwise accumulate across runs. Evaluation uses a second,
+// forward-only graph whose learnables share the training graph's tensors,
+// so it never disturbs the gradients.
 //
 // # Batches
 //
@@ -22,6 +33,8 @@
 //
 // # Reproducibility
 //
-// Parameters (Glorot-uniform weights, zero biases) and each epoch's shuffled
-// order come from the seed alone: the same seed and data give the same run.
+// Parameters (Glorot-uniform weights, zero biases), each epoch's shuffled
+// order and the CAE+H noise (a function of seed and step) come from the
+// seed alone: the same seed and data give the same run, and checkpoints
+// (checkpoint.go) resume a run exactly.
 package engine

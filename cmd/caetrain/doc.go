@@ -16,6 +16,7 @@
 //	config.json         the architecture and how it was trained
 //	metrics.jsonl       one Metrics object per line (see below)
 //	reconstructions.png ten test images above their reconstructions
+//	checkpoints/        the newest 3 checkpoints (ckpt-<step>.bin); --resume continues from them
 //
 // Each line of metrics.jsonl, and each event that --json prints on stdout,
 // is a JSON object of this shape (engine.Metrics):
@@ -40,6 +41,6 @@
 // test_jacobian_fro2 and n.
 //
 // Exit status: 0 success, 1 failure, 2 usage error (bad flags, or
-// --device=cuda where CUDA cannot run), 130 interrupted (the model so far is
-// saved).
+// --device=cuda where CUDA cannot run), 130 interrupted (a checkpoint and the
+// model so far are saved).
 package main
