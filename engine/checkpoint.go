@@ -204,6 +204,9 @@ func (l *Loop) Resume(c *Checkpoint) error {
 	}
 	t.adam.T = c.adamT
 	t.step = c.Step
+	if err := t.Upload(); err != nil {
+		return err
+	}
 	l.st = c.loop
 	l.st.perm = slices.Clone(c.loop.perm)
 	rng := *c.loop.rng

@@ -177,9 +177,36 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 		samples, all int
 		secs, allSec float64
 	}
+	// flush collects the means of steps whose results stayed on the device
+	// (the CUDA VM reads them back only here: at log, checkpoint and epoch
+	// events). Waiting for the device is training time.
+	flush := func() error {
+		if !t.Deferred() {
+			return nil
+		}
+		t0 := time.Now()
+		r, err := t.Flush()
+		if err != nil {
+			return err
+		}
+		dt := time.Since(t0).Seconds()
+		tput.allSec += dt
+		if t.step > 10 {
+			tput.secs += dt
+		}
+		st.sinceLog.add(r)
+		st.epochMean.add(r)
+		return nil
+	}
 	checkpoint := func() error {
 		if len(l.onCheckpoint) == 0 {
 			return nil
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if err := t.Sync(); err != nil {
+			return err
 		}
 		st.seconds = time.Since(start).Seconds()
 		ck := l.Checkpoint()
@@ -214,8 +241,10 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 			}
 			dt := time.Since(t0).Seconds()
 			st.offset += len(idx)
-			st.sinceLog.add(r)
-			st.epochMean.add(r)
+			if !r.Deferred {
+				st.sinceLog.add(r)
+				st.epochMean.add(r)
+			}
 			tput.all += r.Rows
 			tput.allSec += dt
 			if t.step > 10 {
@@ -228,6 +257,9 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 				}
 			}
 			if t.step%logEvery == 0 {
+				if err := flush(); err != nil {
+					return Metrics{}, err
+				}
 				m := Metrics{Event: "log", Epoch: epoch, Step: t.step, Seconds: time.Since(start).Seconds()}
 				st.sinceLog.fill(&m)
 				st.sinceLog = mean{}
@@ -242,6 +274,9 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 					return Metrics{}, err
 				}
 			}
+		}
+		if err := flush(); err != nil {
+			return Metrics{}, err
 		}
 		m := Metrics{Event: "epoch", Epoch: epoch, Step: t.step}
 		st.epochMean.fill(&m)
@@ -272,6 +307,9 @@ func (l *Loop) Run(ctx context.Context) (Metrics, error) {
 		if !st.shuffled {
 			ep--
 		}
+		if err := flush(); err != nil {
+			return final, err
+		}
 		final = Metrics{Event: "final", Epoch: max(ep, 1), Step: t.step}
 		st.epochMean.fill(&final)
 		if err := l.finish(&final, start, tput.samples, tput.secs, tput.all, tput.allSec); err != nil {
@@ -295,6 +333,9 @@ func newShufflePCG(seed uint64) *rand.PCG {
 // finish evaluates on the test set and fills the epoch-end fields.
 func (l *Loop) finish(m *Metrics, start time.Time, samples int, secs float64, allSamples int, allSecs float64) error {
 	m.Seconds = time.Since(start).Seconds()
+	if err := l.T.Sync(); err != nil {
+		return err
+	}
 	if l.Test.N > 0 {
 		ev, err := l.T.Evaluate(l.Test, l.EvalN)
 		if err != nil {

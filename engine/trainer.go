@@ -25,6 +25,7 @@ type Config struct {
 	Adam     kernels.AdamHyper // optimizer hyper-parameters
 	Seed     uint64            // parameters and shuffling derive from it alone
 	Machine  string            // CPU virtual machine: FastVM (default, "") or GorgoniaVM
+	Device   Device            // CPU (default, "") or CUDA (a gpu build on a machine with a GPU)
 }
 
 // Validate reports what is wrong with c, naming the setting.
@@ -47,6 +48,9 @@ func (c Config) Validate() error {
 	}
 	if !(c.Adam.Beta1 >= 0 && c.Adam.Beta1 < 1) || !(c.Adam.Beta2 >= 0 && c.Adam.Beta2 < 1) {
 		errs = append(errs, fmt.Errorf("adam betas %v, %v: must lie in [0, 1)", c.Adam.Beta1, c.Adam.Beta2))
+	}
+	if c.Device != "" && c.Device != CPU && c.Device != CUDA {
+		errs = append(errs, fmt.Errorf("device %q: want cpu or cuda", c.Device))
 	}
 	if c.Machine != "" && c.Machine != FastVM && c.Machine != GorgoniaVM {
 		errs = append(errs, fmt.Errorf("vm %q: want %s or %s", c.Machine, FastVM, GorgoniaVM))
@@ -100,6 +104,7 @@ type Trainer struct {
 	Config Config
 
 	train *machine
+	gpu   deviceStepper // the CUDA VM, when Config.Device is CUDA
 	adam  Adam
 	step  int
 }
@@ -137,7 +142,12 @@ func NewTrainerFrom(cfg Config, p *graph.Params) (*Trainer, error) {
 		return nil, err
 	}
 	t := &Trainer{Evaluator: ev, Config: cfg}
-	if t.train, err = newMachine(p, cfg.Batch, true, cfg.Machine); err != nil {
+	if cfg.Device == CUDA {
+		if t.gpu, err = newDeviceStepper(p, cfg); err != nil {
+			ev.Close()
+			return nil, err
+		}
+	} else if t.train, err = newMachine(p, cfg.Batch, true, cfg.Machine); err != nil {
 		ev.Close()
 		return nil, err
 	}
@@ -145,8 +155,50 @@ func NewTrainerFrom(cfg Config, p *graph.Params) (*Trainer, error) {
 	return t, nil
 }
 
+// Deferred reports whether steps' results wait on the device for Flush.
+func (t *Trainer) Deferred() bool { return t.gpu != nil && t.gpu.pending() > 0 }
+
+// Flush returns the row-weighted means of the deferred steps since the last
+// flush (Rows is their total), reading them from the device. A non-finite
+// loss among them is ErrDiverged; the CUDA VM finds out only here.
+func (t *Trainer) Flush() (StepResult, error) {
+	if t.gpu == nil {
+		return StepResult{}, nil
+	}
+	r, err := t.gpu.flush()
+	if err != nil {
+		return r, err
+	}
+	if !finite(r.Loss) {
+		return r, fmt.Errorf("%w by step %d: the mean loss of the last %d samples is %v", ErrDiverged, t.step, r.Rows, r.Loss)
+	}
+	return r, nil
+}
+
+// Sync makes the host's copies of the parameters and the optimizer state
+// current (they live on the device under the CUDA VM): call it before
+// saving, checkpointing or evaluating. A no-op on the CPU.
+func (t *Trainer) Sync() error {
+	if t.gpu == nil {
+		return nil
+	}
+	return t.gpu.download(t.Params, &t.adam)
+}
+
+// Upload copies the host's parameters and optimizer state to the device,
+// after they were restored from a checkpoint. A no-op on the CPU.
+func (t *Trainer) Upload() error {
+	if t.gpu == nil {
+		return nil
+	}
+	return t.gpu.upload(t.Params, &t.adam)
+}
+
 // Close releases the machines.
 func (t *Trainer) Close() {
+	if t.gpu != nil {
+		t.gpu.close()
+	}
 	if t.train != nil {
 		t.train.close()
 	}
@@ -169,6 +221,9 @@ type StepResult struct {
 	Loss, Recon, Penalty float64
 	Hess                 float64 // the CAE+H term's mean; 0 without it
 	Rows                 int
+	// Deferred is set when the step's means stayed on the device (the CUDA
+	// VM): Flush returns them, summed with the other deferred steps'.
+	Deferred bool
 }
 
 // Step trains on rows idx of s (at most Config.Batch of them): one forward
@@ -177,6 +232,15 @@ type StepResult struct {
 func (t *Trainer) Step(s Samples, idx []int) (StepResult, error) {
 	if s.Dim != t.Config.Spec.Arch[0] {
 		return StepResult{}, fmt.Errorf("engine: samples have %d values, the model's input has %d", s.Dim, t.Config.Spec.Arch[0])
+	}
+	if t.gpu != nil {
+		r, err := t.gpu.step(s, idx, t.Config.Seed, t.step+1)
+		if err != nil {
+			return r, err
+		}
+		t.step++
+		t.adam.T = t.step
+		return r, nil
 	}
 	mc := t.train
 	if err := mc.run(s, idx, t.Config.Seed, t.step+1); err != nil {

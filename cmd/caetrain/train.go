@@ -329,6 +329,14 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		return usagef("--device: %v", err)
 	}
+	if dev == engine.CUDA && !engine.CUDABuild {
+		// A CPU build found a GPU build whose device answers: the run is
+		// its.
+		path, _ := engine.GPUHandoff()
+		fmt.Fprintf(stderr, "caetrain: %s; handing the run to %s\n", why, path)
+		return handoff(path, args)
+	}
+	cfg.Device = dev
 	created, err := prepareOutDir(out)
 	if err != nil {
 		return usagef("--out %s: %v", out, err)
@@ -472,7 +480,11 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 	interrupted := runErr != nil && ctx.Err() != nil && errors.Is(runErr, context.Canceled)
 	var ckErr error
 	if interrupted {
-		ckErr = ckw.Write(loop.Checkpoint())
+		// The CUDA VM's weights live on the device. (After divergence the
+		// host keeps its last good copy: no sync then.)
+		if ckErr = tr.Sync(); ckErr == nil {
+			ckErr = ckw.Write(loop.Checkpoint())
+		}
 	}
 	// Whatever happened, keep the last good weights: a diverged step does not
 	// update them.
