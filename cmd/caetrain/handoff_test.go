@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
+//go:build !gpu
+
 package main
 
 import (
@@ -30,9 +32,6 @@ func fakeGPUBuild(t *testing.T, works bool) string {
 // runs to a GPU build whose probe answers, and otherwise trains on the CPU
 // (auto) or exits 2 (cuda), saying why.
 func TestDeviceFallback(t *testing.T) {
-	if engine.CUDABuild {
-		t.Skip("the GPU build runs CUDA itself")
-	}
 	var handed []string
 	saved := handoff
 	handoff = func(path string, args []string) error { handed = append([]string{path}, args...); return nil }
