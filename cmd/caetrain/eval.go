@@ -7,40 +7,162 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/caetrain/caetrain/engine"
+	"github.com/caetrain/caetrain/internal/atomicfile"
+	"github.com/caetrain/caetrain/internal/plot"
 )
 
-func evalMain(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("caetrain eval", flag.ContinueOnError)
-	model := fs.String("model", "", "directory of a trained model (model.safetensors and config.json)")
-	data := fs.String("data", "", "data directory (default: $CAETRAIN_DATA, /usr/share/datasets/fashion-mnist, else the embedded sample)")
-	n := fs.Int("n", 0, "evaluate the first N test images (0: all)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: caetrain eval --model DIR [--data DIR] [--n N]
+// evalFlags are the eval command's flags.
+type evalFlags struct {
+	model, data, report                   string
+	n, spectrumN, spectrumK, contractionN int
+	radii, trainN, knnK, probeIter        int
+	radiusMin, radiusMax, probeL2         float64
+	quick, probe                          bool
+	seed                                  uint64
+}
 
-Prints one JSON object on stdout: test_recon (mean per-sample reconstruction
-loss as configured), test_jacobian_fro (mean ‖J_h(x)‖_F), test_jacobian_fro2
-(mean ‖J_h(x)‖²_F) and n, over the first N test images.
+func newEvalFlagSet(f *evalFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("caetrain eval", flag.ContinueOnError)
+	fs.StringVar(&f.model, "model", "", "directory of a trained model (model.safetensors and config.json)")
+	fs.StringVar(&f.data, "data", "", "data directory (default: $CAETRAIN_DATA, /usr/share/datasets/fashion-mnist, else the embedded sample)")
+	fs.IntVar(&f.n, "n", 0, "use the first N test images (0: all)")
+	fs.BoolVar(&f.quick, "quick", false, "only test_recon and the Jacobian norms; compute and write nothing else")
+	fs.StringVar(&f.report, "report", "", "folder for the report's CSV, PNG and JSON files (default MODEL/report)")
+	fs.IntVar(&f.spectrumN, "spectrum-n", 100, "test images whose Jacobian spectrum is averaged (0: skip the spectrum)")
+	fs.IntVar(&f.spectrumK, "spectrum-k", 50, "singular values kept, largest first")
+	fs.IntVar(&f.contractionN, "contraction-n", 500, "test images for the contraction curve (0: skip it)")
+	fs.IntVar(&f.radii, "radii", 16, "radii of the contraction curve, log-spaced from --radius-min to --radius-max")
+	fs.Float64Var(&f.radiusMin, "radius-min", 0.01, "smallest ‖δ‖ of the contraction curve")
+	fs.Float64Var(&f.radiusMax, "radius-max", 10, "largest ‖δ‖ of the contraction curve")
+	fs.BoolVar(&f.probe, "probe", true, "fit the linear probe and measure k-NN accuracy (--probe=false skips both)")
+	fs.IntVar(&f.trainN, "train-n", 10000, "training images encoded for the probe and as k-NN references, a seeded random subset (0: all)")
+	fs.IntVar(&f.knnK, "knn-k", 5, "neighbours that vote in k-NN")
+	fs.Float64Var(&f.probeL2, "probe-l2", 1e-3, "L2 weight of the linear probe, on standardised codes")
+	fs.IntVar(&f.probeIter, "probe-iter", 100, "L-BFGS iterations of the linear probe")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the training subset and the contraction curve's directions")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: caetrain eval --model DIR [--data DIR] [--n N] [--report DIR] [flags]
+
+Evaluates a trained model on the first N test images and prints one JSON
+object on stdout:
+
+  test_recon          mean per-sample reconstruction loss, as configured
+  test_jacobian_fro   mean ‖J_h(x)‖_F       test_jacobian_fro2  mean ‖J_h(x)‖²_F
+  n                   test images used
+
+and, unless --quick, a report whose files go into --report (default
+MODEL/report; JSON field report_dir):
+
+  saturated_fraction  code values in the activation's flat region (sigmoid
+                      h<0.05 or h>0.95; tanh |h|>0.95; relu h=0)
+  dead_unit_fraction  code units in it on every test image
+  contraction         mean ‖h(x)−h(x+δ)‖/‖δ‖ for random isotropic δ (one
+                      direction per image, same for every model at a seed;
+                      x+δ not clipped to [0,1]) at log-spaced ‖δ‖:
+                      contraction.csv, contraction.png
+  spectrum            mean of the largest singular values of J_h(x), exact
+                      (float64 SVD): spectrum.csv, spectrum.png
+  probe_*_accuracy    multinomial logistic regression (L-BFGS, L2) on
+                      standardised codes of --train-n training images,
+                      tested on the test images
+  knn_accuracy        k-NN (Euclidean on codes) of the test images among
+                      the same training images
+  loss_curve.png      from MODEL/metrics.jsonl, when present
+  report.json         the JSON printed on stdout
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
+	return fs
+}
+
+// evalReport is eval's JSON output. The first fields are those of
+// `caetrain eval --quick`.
+type evalReport struct {
+	TestRecon        float64 `json:"test_recon"`
+	TestJacobianFro  float64 `json:"test_jacobian_fro"`
+	TestJacobianFro2 float64 `json:"test_jacobian_fro2"`
+	N                int     `json:"n"`
+	Model            string  `json:"model"`
+	Data             string  `json:"data"`
+
+	ReportDir string              `json:"report_dir,omitempty"`
+	Config    *engine.ModelConfig `json:"config,omitempty"`
+	CodeUnits int                 `json:"code_units,omitempty"`
+	*engine.Saturation
+	Contraction   *contractionReport  `json:"contraction,omitempty"`
+	Spectrum      *spectrumReport     `json:"spectrum,omitempty"`
+	ProbeTrainAcc *float64            `json:"probe_train_accuracy,omitempty"`
+	ProbeTestAcc  *float64            `json:"probe_test_accuracy,omitempty"`
+	KNNAcc        *float64            `json:"knn_accuracy,omitempty"`
+	Probe         *engine.ProbeResult `json:"probe,omitempty"`
+	KNN           *knnReport          `json:"knn,omitempty"`
+	Files         map[string]string   `json:"files,omitempty"`
+	Seconds       float64             `json:"seconds,omitempty"`
+}
+
+type contractionReport struct {
+	N      int                       `json:"n"`
+	Seed   uint64                    `json:"seed"`
+	Points []engine.ContractionPoint `json:"points"`
+}
+
+type spectrumReport struct {
+	N    int       `json:"n"`
+	Mean []float64 `json:"mean_singular_values"` // largest first
+	Std  []float64 `json:"std_singular_values"`
+	Fro2 float64   `json:"mean_sum_squares"` // mean Σσ² over the full spectrum = mean ‖J‖²_F
+}
+
+type knnReport struct {
+	K          int `json:"k"`
+	ReferenceN int `json:"reference_n"`
+	QueryN     int `json:"query_n"`
+}
+
+func evalMain(args []string, stdout, stderr io.Writer) error {
+	var f evalFlags
+	fs := newEvalFlagSet(&f)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	if *model == "" {
+	if f.model == "" {
 		return usagef("eval: --model DIR is required")
 	}
-	if *n < 0 {
-		return usagef("eval: --n %d: must not be negative", *n)
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"n", f.n}, {"spectrum-n", f.spectrumN}, {"spectrum-k", f.spectrumK}, {"contraction-n", f.contractionN}, {"train-n", f.trainN}, {"probe-iter", f.probeIter}} {
+		if c.v < 0 {
+			return usagef("eval: --%s %d: must not be negative", c.name, c.v)
+		}
 	}
-	p, mc, err := engine.LoadModel(*model)
+	if f.radii < 1 {
+		return usagef("eval: --radii %d: must be at least 1", f.radii)
+	}
+	if !(f.radiusMin > 0) || !(f.radiusMax >= f.radiusMin) || f.radiusMax > 1e9 {
+		return usagef("eval: --radius-min %v, --radius-max %v: want 0 < min ≤ max", f.radiusMin, f.radiusMax)
+	}
+	if f.knnK < 1 {
+		return usagef("eval: --knn-k %d: must be positive", f.knnK)
+	}
+	if !(f.probeL2 >= 0) || f.probeL2 > 1e6 {
+		return usagef("eval: --probe-l2 %v: must be a number ≥ 0", f.probeL2)
+	}
+	start := time.Now()
+	p, mc, err := engine.LoadModel(f.model)
 	if err != nil {
 		return err
 	}
-	d, err := engine.LoadData(*data)
+	d, err := engine.LoadData(f.data)
 	if err != nil {
 		return err
 	}
@@ -55,16 +177,183 @@ Flags:
 		return err
 	}
 	defer ev.Close()
-	res, err := ev.Evaluate(d.Test, *n)
+	res, err := ev.Evaluate(d.Test, f.n)
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(stdout).Encode(struct {
-		TestRecon        float64 `json:"test_recon"`
-		TestJacobianFro  float64 `json:"test_jacobian_fro"`
-		TestJacobianFro2 float64 `json:"test_jacobian_fro2"`
-		N                int     `json:"n"`
-		Model            string  `json:"model"`
-		Data             string  `json:"data"`
-	}{res.Recon, res.JacobianFro, res.JacobianFro2, res.N, *model, d.Source})
+	rep := evalReport{
+		TestRecon: res.Recon, TestJacobianFro: res.JacobianFro, TestJacobianFro2: res.JacobianFro2,
+		N: res.N, Model: f.model, Data: d.Source,
+	}
+	if !f.quick {
+		if err := report(&rep, &f, ev, mc, d, stderr); err != nil {
+			return err
+		}
+		rep.Seconds = time.Since(start).Seconds()
+		js, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(rep.ReportDir, "report.json")
+		if err := atomicfile.WriteBytes(path, append(js, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// report fills the report fields of rep and writes the report's files.
+func report(rep *evalReport, f *evalFlags, ev *engine.Evaluator, mc engine.ModelConfig, d *engine.Data, stderr io.Writer) error {
+	dir := f.report
+	if dir == "" {
+		dir = filepath.Join(f.model, "report")
+	}
+	if err := checkWritableDir(dir); err != nil {
+		return usagef("eval: --report %s: %v", dir, err)
+	}
+	rep.ReportDir = dir
+	rep.Config = &mc
+	rep.Files = map[string]string{}
+	width := mc.Arch[len(mc.Arch)-1]
+	rep.CodeUnits = width
+	title := filepath.Base(filepath.Clean(f.model))
+	step := func(what string) func() {
+		t0 := time.Now()
+		fmt.Fprintf(stderr, "caetrain eval: %s…\n", what)
+		return func() { fmt.Fprintf(stderr, "caetrain eval: %s: %.1fs\n", what, time.Since(t0).Seconds()) }
+	}
+
+	done := step(fmt.Sprintf("encoding %d test images", rep.N))
+	testCodes, err := ev.Encode(d.Test, rep.N)
+	if err != nil {
+		return err
+	}
+	done()
+	sat, err := engine.CodeSaturation(ev.Spec.Act, testCodes, width)
+	if err != nil {
+		return err
+	}
+	rep.Saturation = &sat
+
+	if n := min(f.contractionN, rep.N); n > 0 {
+		done := step(fmt.Sprintf("contraction curve over %d test images", n))
+		pts, err := ev.Contraction(d.Test, n, engine.LogRadii(f.radiusMin, f.radiusMax, f.radii), f.seed)
+		if err != nil {
+			return err
+		}
+		rep.Contraction = &contractionReport{N: n, Seed: f.seed, Points: pts}
+		var csv strings.Builder
+		csv.WriteString("radius,mean_ratio,std_ratio\n")
+		xs, ys := make([]float64, len(pts)), make([]float64, len(pts))
+		for i, pt := range pts {
+			fmt.Fprintf(&csv, "%s,%s,%s\n", num(pt.Radius), num(pt.Mean), num(pt.Std))
+			xs[i], ys[i] = pt.Radius, pt.Mean
+		}
+		if err := writeCSV(rep, dir, "contraction_csv", "contraction.csv", csv.String()); err != nil {
+			return err
+		}
+		fig := plot.Figure{
+			Title:  "contraction: " + title,
+			XLabel: "‖δ‖ (random isotropic direction)", YLabel: "mean ‖h(x) − h(x+δ)‖ / ‖δ‖",
+			LogX: true, LogY: true,
+			Series: []plot.Series{{Name: title, X: xs, Y: ys, Points: true}},
+		}
+		if err := writePNG(rep, dir, "contraction_png", "contraction.png", fig); err != nil {
+			return err
+		}
+		done()
+	}
+
+	if n := min(f.spectrumN, rep.N); n > 0 && f.spectrumK > 0 {
+		done := step(fmt.Sprintf("singular values of J_h(x) over %d test images", n))
+		sp, err := ev.JacobianSpectrum(d.Test, n, f.spectrumK)
+		if err != nil {
+			return err
+		}
+		rep.Spectrum = &spectrumReport{N: sp.N, Mean: sp.Mean, Std: sp.Std, Fro2: sp.Fro2}
+		var csv strings.Builder
+		csv.WriteString("k,mean_singular_value,std_singular_value\n")
+		ks := make([]float64, len(sp.Mean))
+		for i := range sp.Mean {
+			fmt.Fprintf(&csv, "%d,%s,%s\n", i+1, num(sp.Mean[i]), num(sp.Std[i]))
+			ks[i] = float64(i + 1)
+		}
+		if err := writeCSV(rep, dir, "spectrum_csv", "spectrum.csv", csv.String()); err != nil {
+			return err
+		}
+		fig := plot.Figure{
+			Title:  "spectrum of J_h(x): " + title,
+			XLabel: "k", YLabel: "mean k-th largest singular value",
+			LogY:   true,
+			Series: []plot.Series{{Name: title, X: ks, Y: sp.Mean, Points: true}},
+		}
+		if err := writePNG(rep, dir, "spectrum_png", "spectrum.png", fig); err != nil {
+			return err
+		}
+		done()
+	}
+
+	if f.probe {
+		train, labels := engine.Subsample(d.Train, d.TrainLabels, f.trainN, f.seed)
+		done := step(fmt.Sprintf("encoding %d training images", train.N))
+		trainCodes, err := ev.Encode(train, 0)
+		if err != nil {
+			return err
+		}
+		done()
+		trainSet := engine.CodeSet{X: trainCodes, Labels: labels, N: train.N, Dim: width}
+		testSet := engine.CodeSet{X: testCodes, Labels: d.TestLabels[:rep.N], N: rep.N, Dim: width}
+		done = step(fmt.Sprintf("linear probe on %d training codes", train.N))
+		pr, err := engine.LinearProbe(trainSet, testSet, engine.ProbeOptions{L2: f.probeL2, MaxIter: f.probeIter})
+		if err != nil {
+			return err
+		}
+		rep.Probe, rep.ProbeTrainAcc, rep.ProbeTestAcc = &pr, &pr.TrainAccuracy, &pr.TestAccuracy
+		done()
+		k := min(f.knnK, train.N)
+		done = step(fmt.Sprintf("%d-NN of %d test codes among %d training codes", k, rep.N, train.N))
+		acc, err := engine.KNNAccuracy(trainSet, testSet, k)
+		if err != nil {
+			return err
+		}
+		rep.KNNAcc = &acc
+		rep.KNN = &knnReport{K: k, ReferenceN: train.N, QueryN: rep.N}
+		done()
+	}
+
+	metrics := filepath.Join(f.model, "metrics.jsonl")
+	if _, err := os.Stat(metrics); err == nil {
+		png := filepath.Join(dir, "loss_curve.png")
+		if err := plot.LossCurve(metrics, png); err != nil {
+			// A run stopped before its first log line has nothing to draw.
+			fmt.Fprintf(stderr, "caetrain eval: no loss curve: %v\n", err)
+		} else {
+			rep.Files["loss_curve_png"] = png
+		}
+	}
+	rep.Files["report_json"] = filepath.Join(dir, "report.json")
+	return nil
+}
+
+// num formats v for a CSV file: shortest round-trip representation.
+func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func writeCSV(rep *evalReport, dir, key, name, body string) error {
+	path := filepath.Join(dir, name)
+	if err := atomicfile.WriteBytes(path, []byte(body), 0o644); err != nil {
+		return err
+	}
+	rep.Files[key] = path
+	return nil
+}
+
+func writePNG(rep *evalReport, dir, key, name string, fig plot.Figure) error {
+	path := filepath.Join(dir, name)
+	if err := fig.WritePNG(path); err != nil {
+		return err
+	}
+	rep.Files[key] = path
+	return nil
 }

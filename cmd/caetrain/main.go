@@ -50,6 +50,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	switch {
 	case len(args) > 0 && args[0] == "eval":
 		err = evalMain(args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "encode":
+		err = encodeMain(args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "probe":
+		err = probeMain(stdout)
 	case len(args) > 0 && args[0] == "train":
 		err = trainMain(args[1:], stdout, stderr)
 	case len(args) > 0 && (args[0] == "help"):
