@@ -6,7 +6,9 @@
 // Usage:
 //
 //	caetrain [train] [flags]                  train a model (the default action)
-//	caetrain eval --model DIR [--data DIR] [--n N]
+//	caetrain eval --model DIR [--data DIR] [--n N] [--report DIR]
+//	caetrain encode --model DIR [--data DIR] --out FILE [--split train|test|both]
+//	caetrain probe                            (GPU builds) print the GPU's name
 //
 // Training writes into --out (default runs/<timestamp>):
 //
@@ -16,6 +18,7 @@
 //	config.json         the architecture and how it was trained
 //	metrics.jsonl       one Metrics object per line (see below)
 //	reconstructions.png ten test images above their reconstructions
+//	loss_curve.png      training loss and test reconstruction against steps
 //	checkpoints/        the newest 3 checkpoints (ckpt-<step>.bin); --resume continues from them
 //
 // Each line of metrics.jsonl, and each event that --json prints on stdout,

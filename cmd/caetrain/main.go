@@ -83,9 +83,11 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 }
 
 func topUsage(w io.Writer) {
-	fmt.Fprint(w, `usage: caetrain [train] [flags]         train a contractive autoencoder (default)
-       caetrain eval --model DIR [flags]   evaluate a trained model
-Run 'caetrain -h' or 'caetrain eval -h' for the flags.
+	fmt.Fprint(w, `usage: caetrain [train] [flags]            train a contractive autoencoder (default)
+       caetrain eval --model DIR [flags]      evaluate a trained model and write a report
+       caetrain encode --model DIR --out FILE write the codes of a data set (.safetensors or .npy)
+       caetrain probe                         (GPU builds) print the GPU this build would use
+Run 'caetrain -h', 'caetrain eval -h' or 'caetrain encode -h' for the flags.
 `)
 }
 

@@ -97,7 +97,7 @@ func TestTrainThenEval(t *testing.T) {
 	if got := strings.Join(kinds, ","); got != "start,log,log,epoch,final,done" {
 		t.Errorf("events %s, want start,log,log,epoch,final,done", got)
 	}
-	for _, f := range []string{"model.safetensors", "config.json", "metrics.jsonl", "reconstructions.png"} {
+	for _, f := range []string{"model.safetensors", "config.json", "metrics.jsonl", "reconstructions.png", "loss_curve.png"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: missing or empty (%v)", f, err)
 		}

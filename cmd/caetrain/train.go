@@ -23,6 +23,7 @@ import (
 	"github.com/caetrain/caetrain/engine"
 	"github.com/caetrain/caetrain/graph"
 	"github.com/caetrain/caetrain/internal/atomicfile"
+	"github.com/caetrain/caetrain/internal/plot"
 )
 
 // trainFlags are the training command's flags.
@@ -514,9 +515,12 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 	if err := tr.SaveReconstructions(png, data.Test, data.Rows, data.Cols, 10); err != nil {
 		return err
 	}
+	if err := plot.LossCurve(metricsPath, filepath.Join(out, "loss_curve.png")); err != nil {
+		fmt.Fprintf(stderr, "caetrain: no loss curve: %v\n", err)
+	}
 	if f.json {
 		return enc.Encode(map[string]any{"event": "done", "out": out, "steps": tr.Steps(), "seconds": time.Since(start).Seconds(),
-			"files": []string{engine.ModelFile, engine.ConfigFile, "metrics.jsonl", "reconstructions.png", engine.CheckpointDir}})
+			"files": []string{engine.ModelFile, engine.ConfigFile, "metrics.jsonl", "reconstructions.png", "loss_curve.png", engine.CheckpointDir}})
 	}
 	fmt.Fprintf(stdout, "trained %s for %d steps on %s in %.1fs\n", describe(cfg), tr.Steps(), dev, time.Since(start).Seconds())
 	fmt.Fprintf(stdout, "final: loss %.5g  recon %.5g  penalty %.5g", final.Loss, final.Recon, final.Penalty)
@@ -526,7 +530,7 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 	if final.SamplesPerS != nil {
 		fmt.Fprintf(stdout, "  %.0f samples/s", *final.SamplesPerS)
 	}
-	fmt.Fprintf(stdout, "\nwrote %s/{%s,%s,metrics.jsonl,reconstructions.png,%s/}\n", out, engine.ModelFile, engine.ConfigFile, engine.CheckpointDir)
+	fmt.Fprintf(stdout, "\nwrote %s/{%s,%s,metrics.jsonl,reconstructions.png,loss_curve.png,%s/}\n", out, engine.ModelFile, engine.ConfigFile, engine.CheckpointDir)
 	return nil
 }
 
