@@ -47,6 +47,22 @@ const parallelMin = 1 << 14
 // reads them in place, so writing into them sets the next run's inputs.
 func newCPUVM(g *G.ExprGraph, targets G.Nodes, bind map[*G.Node][]float32, workers int) (*cpuVM, error) {
 	vm := &cpuVM{buf: map[*G.Node][]float32{}, pool: newPool(workers)}
+	order, err := dependencyOrder(g, targets)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range order {
+		if err := vm.plan(n, children(g, n), bind); err != nil {
+			return nil, err
+		}
+	}
+	return vm, nil
+}
+
+// dependencyOrder lists the nodes the targets depend on, each after its
+// operands, in a fixed order (depth first, operands left to right).
+func dependencyOrder(g *G.ExprGraph, targets G.Nodes) ([]*G.Node, error) {
+	var order []*G.Node
 	state := map[*G.Node]int{} // 1 visiting, 2 done
 	var visit func(n *G.Node) error
 	visit = func(n *G.Node) error {
@@ -57,21 +73,21 @@ func newCPUVM(g *G.ExprGraph, targets G.Nodes, bind map[*G.Node][]float32, worke
 			return nil
 		}
 		state[n] = 1
-		kids := children(g, n)
-		for _, k := range kids {
+		for _, k := range children(g, n) {
 			if err := visit(k); err != nil {
 				return err
 			}
 		}
 		state[n] = 2
-		return vm.plan(n, kids, bind)
+		order = append(order, n)
+		return nil
 	}
 	for _, t := range targets {
 		if err := visit(t); err != nil {
 			return nil, err
 		}
 	}
-	return vm, nil
+	return order, nil
 }
 
 // children returns n's operands in order.

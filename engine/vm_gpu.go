@@ -156,28 +156,12 @@ func (vm *gpuVM) build(p *graph.Params, cfg Config) error {
 // plan orders the nodes the targets need, children first, allocates each
 // one's value on the device and records its launch.
 func (vm *gpuVM) plan(targets G.Nodes) error {
-	g := vm.m.Graph
-	state := map[*G.Node]int{}
-	var visit func(n *G.Node) error
-	visit = func(n *G.Node) error {
-		switch state[n] {
-		case 1:
-			return fmt.Errorf("engine: the graph has a cycle through %v", n)
-		case 2:
-			return nil
-		}
-		state[n] = 1
-		kids := children(g, n)
-		for _, k := range kids {
-			if err := visit(k); err != nil {
-				return err
-			}
-		}
-		state[n] = 2
-		return vm.planNode(n, kids)
+	order, err := dependencyOrder(vm.m.Graph, targets)
+	if err != nil {
+		return err
 	}
-	for _, t := range targets {
-		if err := visit(t); err != nil {
+	for _, n := range order {
+		if err := vm.planNode(n, children(vm.m.Graph, n)); err != nil {
 			return err
 		}
 	}
