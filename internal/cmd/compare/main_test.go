@@ -21,7 +21,7 @@ func TestVerdict(t *testing.T) {
 		{1, 0.5, "above"},
 	}
 	for _, tc := range tests {
-		if got := verdict(tc.cae, tc.ae); !strings.Contains(got, tc.want) {
+		if got := verdict("CAE", tc.cae, tc.ae); !strings.Contains(got, tc.want) {
 			t.Errorf("verdict(%v, %v) = %q, want %q in it", tc.cae, tc.ae, got, tc.want)
 		}
 	}
@@ -50,12 +50,13 @@ func TestWriteReport(t *testing.T) {
 		r.Eval.Files = map[string]string{"loss_curve_png": filepath.Join(dir, "report", "loss_curve.png")}
 		return r
 	}
-	rs := []result{mk("cae", "CAE", 1), mk("ae", "AE", 5)}
-	md, err := writeReport(options{out: out, epochs: 2, seed: 1}, rs, "CAE+H left out.")
+	rs := []result{mk("cae", "CAE", 1), mk("ae", "AE", 5), mk("cae-h", "CAE+H", 0.9)}
+	md, err := writeReport(options{out: out, epochs: 2, seed: 1, lambda: 0.1, hessGamma: 0.1, hessSigma: 0.1, hessCopies: 4}, rs, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## mnist", "| CAE | 1 | 80.00 | 10.00% | 95.00% | 96.00% | 12 |", "far below", "mnist-contraction.png", "mnist/cae/report/loss_curve.png", "CAE+H left out."} {
+	for _, want := range []string{"## mnist", "| CAE | 1 | 80.00 | 10.00% | 95.00% | 96.00% | 12 |", "far below", "mnist-contraction.png", "mnist/cae/report/loss_curve.png",
+		"The CAE's mean ‖J‖_F (1) is far below", "The CAE+H's mean ‖J‖_F (0.9) is far below", "4 corrupted copies per sample: λ = 0.1, γ = 0.1, σ = 0.1"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("results.md lacks %q:\n%s", want, md)
 		}
