@@ -4,7 +4,6 @@ package graph
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -130,25 +129,7 @@ func TestHessianGradients(t *testing.T) {
 				fwd.run(t, x, mask)
 				return fwd.scalar(t, fwd.m.Loss)
 			}
-			var num2, den2 float64
-			for pi, tt := range p.Tensors {
-				d := tt.Data().([]float64)
-				for j := range d {
-					orig := d[j]
-					d[j] = orig + h
-					lp := loss()
-					d[j] = orig - h
-					lm := loss()
-					d[j] = orig
-					fd := (lp - lm) / (2 * h)
-					diff := analytic[pi][j] - fd
-					num2 += diff * diff
-					den2 += fd * fd
-				}
-			}
-			if e := math.Sqrt(num2 / den2); e > tol {
-				t.Errorf("gradient vector rel err %.3g > %g", e, tol)
-			}
+			checkGradients(t, p, analytic, loss, h, tol)
 			// The term must matter: the loss with γ = 0 differs.
 			if tr.m.Hess == nil || tr.scalar(t, tr.m.Hess) <= 0 {
 				t.Errorf("CAE+H mean is not positive")

@@ -290,33 +290,7 @@ func TestGradientsMatchCentralDifferences(t *testing.T) {
 				fwd.run(t, append([]float64(nil), x...), mask)
 				return fwd.scalar(t, fwd.m.Loss)
 			}
-			var num2, den2, worst float64
-			worstAt := ""
-			for pi, tt := range p.Tensors {
-				d := tt.Data().([]float64)
-				for j := range d {
-					orig := d[j]
-					d[j] = orig + h
-					lp := loss()
-					d[j] = orig - h
-					lm := loss()
-					d[j] = orig
-					fd := (lp - lm) / (2 * h)
-					diff := analytic[pi][j] - fd
-					num2 += diff * diff
-					den2 += fd * fd
-					if math.Abs(diff) > worst {
-						worst = math.Abs(diff)
-						worstAt = fmt.Sprintf("%s[%d]: analytic %.10g, fd %.10g", p.Shapes[pi].Name, j, analytic[pi][j], fd)
-					}
-				}
-			}
-			if den2 == 0 {
-				t.Fatal("all-zero gradient: degenerate test data")
-			}
-			if e := math.Sqrt(num2 / den2); e > tol {
-				t.Errorf("gradient vector rel err %.3g > %g; worst element %s", e, tol, worstAt)
-			}
+			checkGradients(t, p, analytic, loss, h, tol)
 		})
 	}
 }
@@ -387,5 +361,39 @@ func TestSpecValidate(t *testing.T) {
 		if err := s.Validate(); err == nil {
 			t.Errorf("%s: Validate accepted %+v", tc.name, s)
 		}
+	}
+}
+
+// checkGradients compares analytic gradients (in Params order) with
+// central differences of loss over every parameter, step h: the relative
+// error of the whole gradient vector must not exceed tol.
+func checkGradients(t *testing.T, p *Params, analytic [][]float64, loss func() float64, h, tol float64) {
+	t.Helper()
+	var num2, den2, worst float64
+	worstAt := ""
+	for pi, tt := range p.Tensors {
+		d := tt.Data().([]float64)
+		for j := range d {
+			orig := d[j]
+			d[j] = orig + h
+			lp := loss()
+			d[j] = orig - h
+			lm := loss()
+			d[j] = orig
+			fd := (lp - lm) / (2 * h)
+			diff := analytic[pi][j] - fd
+			num2 += diff * diff
+			den2 += fd * fd
+			if math.Abs(diff) > worst {
+				worst = math.Abs(diff)
+				worstAt = fmt.Sprintf("%s[%d]: analytic %.10g, fd %.10g", p.Shapes[pi].Name, j, analytic[pi][j], fd)
+			}
+		}
+	}
+	if den2 == 0 {
+		t.Fatal("all-zero gradient: degenerate test data")
+	}
+	if e := math.Sqrt(num2 / den2); e > tol {
+		t.Errorf("gradient vector rel err %.3g > %g; worst element %s", e, tol, worstAt)
 	}
 }
