@@ -72,7 +72,8 @@ func newTrainFlagSet(f *trainFlags) *flag.FlagSet {
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprint(w, `usage: caetrain [train] [flags]
-       caetrain eval --model DIR [--data DIR] [--n N]
+       caetrain eval --model DIR [--data DIR] [--n N] [--report DIR]
+       caetrain encode --model DIR [--data DIR] --out FILE
 
 Trains a contractive autoencoder: reconstruction loss + λ·‖J_h(x)‖²_F, the
 exact squared Frobenius norm of the Jacobian of the code with respect to the
@@ -89,6 +90,7 @@ Presets:
 		fmt.Fprint(w, `
 Environment:
   CAETRAIN_DATA   data directory used when --data is not given
+  CAETRAIN_GPU    the GPU build (caetrain-gpu) a CPU build hands --device=auto|cuda runs to
 Data is looked for in --data, $CAETRAIN_DATA, /usr/share/datasets/fashion-mnist
 (apt-get install dataset-fashion-mnist), else a sample embedded in the binary.
 
