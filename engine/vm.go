@@ -160,7 +160,7 @@ func (vm *cpuVM) plan(n *G.Node, kids []*G.Node, bind map[*G.Node][]float32) err
 	return nil
 }
 
-func addRows(out []float32, in [][]float32, _, _ int) { kernels.Add(out, in[0], in[1]) }
+func addRows(out []float32, in [][]float32, _, _ int) { addKernel(out, in) }
 
 // rowTasks splits a row kernel into one block of rows per worker.
 func rowTasks(rows int, inW []int, outW int, r func([]float32, [][]float32, int, int), out []float32, in [][]float32, workers int) []func() {
@@ -208,7 +208,7 @@ func matmulTasks(mm graph.MatMulShape, out []float32, in [][]float32, workers in
 		}
 		return tasks
 	}
-	const tm, tn = 64, 128
+	tm, tn := kernels.SerialTileM, kernels.SerialTileN
 	for i0 := 0; i0 < mm.M; i0 += tm {
 		for j0 := 0; j0 < mm.N; j0 += tn {
 			tile(i0, min(i0+tm, mm.M), j0, min(j0+tn, mm.N))

@@ -165,7 +165,7 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 
 	fac := factor(enc, encW, batch, s.Arch)
 	gr := newGram(encW[0], fac.diag)
-	m.PenPer = penalty(fac, gr)
+	m.PenPer = fro2(fac, gr)
 
 	terms, weights := G.Nodes{m.ReconPer}, []float64{1}
 	if s.Lambda != 0 {

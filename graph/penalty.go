@@ -47,25 +47,20 @@ func newGram(w0 *G.Node, diag bool) gram {
 	return gram{g: matmul(w0, w0, true, false, tensor.Shape{n1, n1})}
 }
 
-// fro2 is the per-sample ‖M W_1ᵀ‖²_F = tr(M G Mᵀ), shape [batch].
-func fro2(f jacFactor, gr gram) *G.Node {
-	if f.diag {
-		return diagPen(f.m, gr.colNorm) // Σ_j d_j² Σ_i W_ij²
-	}
-	return quadForm(f.m, gr.g)
-}
-
-// penalty builds the per-sample squared Frobenius norm of the Jacobian of
-// the code with respect to the input, ‖J_h(x)‖²_F, shape [batch].
+// fro2 is the per-sample squared Frobenius norm of the Jacobian that the
+// factor describes, ‖M W_1ᵀ‖²_F, shape [batch]; for the model's own factor
+// it is the contractive penalty ‖J_h(x)‖²_F.
 //
 // One layer (Rifai et al., 2011, for any activation):
 //
 //	‖J‖²_F = Σ_j φ′(z_j)² Σ_i W_ij²
 //
-// L ≥ 2 layers: ‖J‖²_F = tr(M G Mᵀ) with M the factor above and
-// G = W_1ᵀ W_1 ([n1, n1]).
-func penalty(f jacFactor, gr gram) *G.Node {
-	return fro2(f, gr)
+// L ≥ 2 layers: ‖J‖²_F = tr(M G Mᵀ) with G = W_1ᵀ W_1 ([n1, n1]).
+func fro2(f jacFactor, gr gram) *G.Node {
+	if f.diag {
+		return diagPen(f.m, gr.colNorm) // Σ_j d_j² Σ_i W_ij²
+	}
+	return quadForm(f.m, gr.g)
 }
 
 // hessian builds the CAE+H term's per-sample estimate (Rifai et al., ECML

@@ -30,10 +30,9 @@ func MatMul[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 		// gonum's gemm starts goroutines, and allocates, for products of
 		// four or more 64×64 blocks: hand it tiles it runs serially.
 		// Parallelism is the caller's (see engine's VM).
-		const tm, tn = 64, 128
-		for i0 := 0; i0 < m; i0 += tm {
-			for j0 := 0; j0 < n; j0 += tn {
-				MatMulTile(c, a, b, m, n, k, ta, tb, i0, min(i0+tm, m), j0, min(j0+tn, n))
+		for i0 := 0; i0 < m; i0 += SerialTileM {
+			for j0 := 0; j0 < n; j0 += SerialTileN {
+				MatMulTile(c, a, b, m, n, k, ta, tb, i0, min(i0+SerialTileM, m), j0, min(j0+SerialTileN, n))
 			}
 		}
 		return
@@ -64,6 +63,11 @@ func MatMulRef[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 		}
 	}
 }
+
+// SerialTileM and SerialTileN bound a block of the product that gonum's
+// gemm computes serially (fewer than four of its 64×64 blocks), without
+// starting goroutines or allocating.
+const SerialTileM, SerialTileN = 64, 128
 
 // MatMulTile computes the block C[i0:i1, j0:j1] of MatMul's product, with
 // the same storage conventions; blocks are independent, so several can run
