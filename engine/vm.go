@@ -37,8 +37,8 @@ type instr struct {
 	tasks []func()
 }
 
-// parallelMin is the least number of output values worth splitting an op
-// over workers for; below it, handing out the work costs more than it
+// parallelMin is the least number of values (read or written) worth
+// splitting an op over workers for; below it, handing out the work costs more than it
 // saves.
 const parallelMin = 1 << 14
 
@@ -149,15 +149,26 @@ func (vm *cpuVM) plan(n *G.Node, kids []*G.Node, bind map[*G.Node][]float32) err
 		// gonum's gemm starts goroutines (and allocates) for big
 		// products: always hand it tiles small enough to run serially.
 		ins.tasks = matmulTasks(mm, out, in, vm.pool.workers)
-	case vm.pool.workers > 1 && size >= parallelMin:
-		if rows, inW, outW, r, ok := graph.RowKernel32(op); ok {
+	case vm.pool.workers > 1:
+		if rows, inW, outW, r, ok := graph.RowKernel32(op); ok && rowWork(rows, inW, outW) >= parallelMin {
 			ins.tasks = rowTasks(rows, inW, outW, r, out, in, vm.pool.workers)
-		} else if _, isKernel := graph.Kernel32(op); !isKernel { // gorgonia's gradient sum
+		} else if _, isKernel := graph.Kernel32(op); !isKernel && size >= parallelMin { // gorgonia's gradient sum
 			ins.tasks = rowTasks(size, []int{1, 1}, 1, addRows, out, in, vm.pool.workers)
 		}
 	}
 	vm.prog = append(vm.prog, ins)
 	return nil
+}
+
+// rowWork is the number of values a row kernel reads or writes: what
+// decides whether splitting it pays (a per-sample loss writes one value
+// per row but reads whole rows).
+func rowWork(rows int, inW []int, outW int) int {
+	w := outW
+	for _, iw := range inW {
+		w = max(w, iw)
+	}
+	return rows * w
 }
 
 func addRows(out []float32, in [][]float32, _, _ int) { addKernel(out, in) }

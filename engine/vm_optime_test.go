@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package engine
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/caetrain/caetrain/graph"
+)
+
+// TestVMOpTimes prints where one training step's time goes, op by op,
+// when CAETRAIN_OPTIMES names a preset (e.g. rifai:1024). For profiling
+// only; it asserts nothing and is skipped otherwise.
+func TestVMOpTimes(t *testing.T) {
+	spec := os.Getenv("CAETRAIN_OPTIMES")
+	if spec == "" {
+		t.Skip("set CAETRAIN_OPTIMES=preset:batch")
+	}
+	var preset string
+	var batch int
+	fmt.Sscanf(spec, "%s", &preset)
+	for i := range preset {
+		if preset[i] == ':' {
+			fmt.Sscanf(preset[i+1:], "%d", &batch)
+			preset = preset[:i]
+			break
+		}
+	}
+	p, err := LookupPreset(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Config
+	c.Batch = batch
+	tr, err := NewTrainer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	data := synth(batch*2, 784, 1)
+	idx := make([]int, batch)
+	for i := range idx {
+		idx[i] = i
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := tr.Step(data, idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vm := tr.train.fast
+	times := make([]time.Duration, len(vm.prog))
+	const reps = 20
+	for r := 0; r < reps; r++ {
+		for i := range vm.prog {
+			ins := &vm.prog[i]
+			t0 := time.Now()
+			if ins.tasks != nil {
+				vm.pool.run(ins.tasks)
+			} else {
+				ins.run(ins.out, ins.in)
+			}
+			times[i] += time.Since(t0)
+		}
+	}
+	byName := map[string]time.Duration{}
+	var total time.Duration
+	for i, d := range times {
+		name := "+"
+		if info, ok := graph.Info(vm.prog[i].node.Op()); ok {
+			name = info.Name
+			if info.Name == "matmul" {
+				name = fmt.Sprintf("matmul %v ta=%v tb=%v", info.Dims, info.TA, info.TB)
+			}
+		}
+		byName[fmt.Sprintf("%s par=%d", name, len(vm.prog[i].tasks))] += d / reps
+		total += d / reps
+	}
+	type kv struct {
+		k string
+		d time.Duration
+	}
+	var kvs []kv
+	for k, d := range byName {
+		kvs = append(kvs, kv{k, d})
+	}
+	sort.Slice(kvs, func(i, j int) bool { return kvs[i].d > kvs[j].d })
+	t.Logf("%s b%d: %v per step (VM program only)", preset, batch, total)
+	for _, e := range kvs {
+		t.Logf("%8.2f ms %5.1f%%  %s", float64(e.d)/1e6, 100*float64(e.d)/float64(total), e.k)
+	}
+}
