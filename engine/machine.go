@@ -25,7 +25,10 @@ type machine struct {
 	m    *graph.Model
 	vm   G.VM   // Gorgonia's TapeMachine, or nil
 	fast *cpuVM // caetrain's VM, or nil
-	invn []float32
+	// shards is caetrain's VM in data-parallel form (training on several
+	// workers), or nil; fast is then nil.
+	shards *sharded
+	invn   []float32
 	// gradBufs are the fast VM's gradient buffers, in Params order.
 	gradBufs [][]float32
 	// The inputs' backing arrays (tensor.Dense.Data allocates).
@@ -41,6 +44,12 @@ type machine struct {
 }
 
 func newMachine(p *graph.Params, batch int, train bool, kind string) (*machine, error) {
+	return newMachineWorkers(p, batch, train, kind, defaultWorkers())
+}
+
+// newMachineWorkers is newMachine with caetrain's VM on the given number of
+// workers.
+func newMachineWorkers(p *graph.Params, batch int, train bool, kind string, workers int) (*machine, error) {
 	// Evaluation reports the first-order penalty only: no CAE+H noise.
 	m, err := graph.Build(p, batch, graph.Options{Grad: train, Outputs: !train, NoHessian: !train})
 	if err != nil {
@@ -60,6 +69,12 @@ func newMachine(p *graph.Params, batch int, train bool, kind string) (*machine, 
 	mc.xs, mc.masks = mc.x.Data().([]float32), mc.mask.Data().([]float32)
 	switch kind {
 	case "", FastVM:
+		if S := shardCount(batch, workers); train && S > 1 {
+			if mc.shards, err = newSharded(mc, p, batch, S, workers); err != nil {
+				return nil, err
+			}
+			return mc, nil
+		}
 		bind := map[*G.Node][]float32{
 			m.X: mc.xs, m.Mask: mc.masks, m.InvN: mc.invn,
 		}
@@ -78,7 +93,7 @@ func newMachine(p *graph.Params, batch int, train bool, kind string) (*machine, 
 		} else {
 			targets = append(targets, m.ReconPer, m.PenPer, m.Code, m.Output)
 		}
-		if mc.fast, err = newCPUVM(m.Graph, targets, bind, defaultWorkers()); err != nil {
+		if mc.fast, err = newCPUVM(m.Graph, targets, bind, workers); err != nil {
 			return nil, err
 		}
 	case GorgoniaVM:
@@ -110,17 +125,6 @@ func (mc *machine) run(s Samples, idx []int, seed uint64, step int) (err error) 
 	if len(idx) == 0 || len(idx) > b {
 		return fmt.Errorf("engine: %d rows for a batch of %d", len(idx), b)
 	}
-	x, mask := mc.xs, mc.masks
-	d := s.Dim
-	for r := 0; r < b; r++ {
-		if r < len(idx) {
-			copy(x[r*d:(r+1)*d], s.Row(idx[r]))
-			mask[r] = 1
-		} else {
-			clear(x[r*d : (r+1)*d])
-			mask[r] = 0
-		}
-	}
 	mc.invn[0] = float32(1 / float64(len(idx)))
 	if len(mc.noise) > 0 {
 		if mc.noiseSrc == nil {
@@ -136,6 +140,11 @@ func (mc *machine) run(s Samples, idx []int, seed uint64, step int) (err error) 
 			}
 		}
 	}
+	if mc.shards != nil {
+		mc.shards.step(s, idx) // each shard fills its own rows
+		return nil
+	}
+	mc.fill(s, idx, 0, b)
 	if mc.fast != nil {
 		mc.fast.run()
 		return nil
@@ -163,6 +172,22 @@ func (mc *machine) run(s Samples, idx []int, seed uint64, step int) (err error) 
 	return nil
 }
 
+// fill copies rows idx[lo:hi] of s into rows [lo, hi) of the input and
+// sets their mask; rows beyond len(idx) are zero padding.
+func (mc *machine) fill(s Samples, idx []int, lo, hi int) {
+	x, mask := mc.xs, mc.masks
+	d := s.Dim
+	for r := lo; r < hi; r++ {
+		if r < len(idx) {
+			copy(x[r*d:(r+1)*d], s.Row(idx[r]))
+			mask[r] = 1
+		} else {
+			clear(x[r*d : (r+1)*d])
+			mask[r] = 0
+		}
+	}
+}
+
 // value returns the float32 data node n took in the machine's last run.
 func (mc *machine) value(n *G.Node) []float32 {
 	if mc.fast != nil {
@@ -180,6 +205,9 @@ func (mc *machine) value(n *G.Node) []float32 {
 }
 
 func (mc *machine) scalar(n *G.Node) float64 {
+	if mc.shards != nil {
+		return mc.shards.scalar(mc.m, n)
+	}
 	if mc.fast != nil {
 		return float64(mc.value(n)[0])
 	}
@@ -194,6 +222,9 @@ func (mc *machine) scalar(n *G.Node) float64 {
 // Params order. With Gorgonia's TapeMachine they accumulate across runs
 // until zeroed (Adam's step zeroes them); caetrain's VM overwrites them.
 func (mc *machine) grads() ([][]float32, error) {
+	if mc.shards != nil {
+		return mc.shards.shards[0].grads, nil // the shards' sum, every run
+	}
 	if mc.fast != nil && mc.gradBufs != nil {
 		return mc.gradBufs, nil // the same buffers every run
 	}
@@ -225,4 +256,18 @@ func (mc *machine) close() {
 	if mc.fast != nil {
 		mc.fast.close()
 	}
+	if mc.shards != nil {
+		mc.shards.close()
+	}
+}
+
+// pool is the workers of caetrain's VM, or nil under Gorgonia's.
+func (mc *machine) pool() *pool {
+	switch {
+	case mc.shards != nil:
+		return mc.shards.pool
+	case mc.fast != nil:
+		return mc.fast.pool
+	}
+	return nil
 }

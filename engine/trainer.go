@@ -106,6 +106,7 @@ type Trainer struct {
 	train *machine
 	gpu   deviceStepper // the CUDA VM, when Config.Device is CUDA
 	adam  Adam
+	padam *parallelAdam // the fast VM's Adam over its workers, or nil
 	step  int
 }
 
@@ -263,15 +264,43 @@ func (t *Trainer) Step(s Samples, idx []int) (StepResult, error) {
 		zeroAll(grads)
 		return r, fmt.Errorf("%w at step %d: loss is %v", ErrDiverged, t.step+1, r.Loss)
 	}
-	for i, g := range grads {
-		if !finiteSlice(g) {
-			zeroAll(grads)
-			return r, fmt.Errorf("%w at step %d: gradient of %s is not finite", ErrDiverged, t.step+1, t.Params.Shapes[i].Name)
+	pa := t.parallelAdam(grads)
+	bad := -1
+	if pa != nil {
+		bad = pa.nonFinite(mc.pool())
+	} else {
+		for i, g := range grads {
+			if !finiteSlice(g) {
+				bad = i
+				break
+			}
 		}
 	}
+	if bad >= 0 {
+		zeroAll(grads)
+		return r, fmt.Errorf("%w at step %d: gradient of %s is not finite", ErrDiverged, t.step+1, t.Params.Shapes[bad].Name)
+	}
 	t.step++
-	t.adam.Step(grads)
+	if pa != nil {
+		pa.step(mc.pool())
+	} else {
+		t.adam.Step(grads)
+	}
 	return r, nil
+}
+
+// parallelAdam returns the Adam update split over the fast VM's workers,
+// planned on first use for its gradient buffers, or nil when the step
+// should run serially (Gorgonia's VM, one worker, a small model).
+func (t *Trainer) parallelAdam(grads [][]float32) *parallelAdam {
+	p := t.train.pool()
+	if p == nil || p.workers < 2 || t.Params.Count() < adamMin {
+		return nil
+	}
+	if !t.padam.uses(grads) {
+		t.padam = newParallelAdam(&t.adam, grads, p.workers)
+	}
+	return t.padam
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -52,6 +52,10 @@ func TestVMOpTimes(t *testing.T) {
 		}
 	}
 	vm := tr.train.fast
+	if sh := tr.train.shards; sh != nil {
+		vm = sh.shards[0].vm
+		t.Logf("data-parallel: %d shards; shard 0 (%d rows) on one worker, alone", len(sh.shards), sh.shards[0].hi-sh.shards[0].lo)
+	}
 	times := make([]time.Duration, len(vm.prog))
 	const reps = 20
 	for r := 0; r < reps; r++ {

@@ -80,6 +80,9 @@ func BiasAct[T Float](out, xw, b []T, rows, n int, act Act) {
 	if len(out) != rows*n || len(xw) != rows*n || len(b) != n {
 		panic("kernels: BiasAct: wrong lengths")
 	}
+	if o, ok := as32(out); ok && biasAct32(o, any(xw).([]float32), any(b).([]float32), rows, n, act) {
+		return
+	}
 	for r := 0; r < rows; r++ {
 		o, x := out[r*n:(r+1)*n], xw[r*n:(r+1)*n]
 		for j, bj := range b {
@@ -97,6 +100,10 @@ func ActBackward[T Float](out, a, g []T, act Act) {
 	if len(out) != len(a) || len(g) != len(a) {
 		panic("kernels: ActBackward: wrong lengths")
 	}
+	if o, ok := as32(out); ok {
+		actBackward32(o, any(a).([]float32), any(g).([]float32), act)
+		return
+	}
 	for i, ai := range a {
 		out[i] = g[i] * derivFromOutput(act, ai)
 	}
@@ -107,6 +114,10 @@ func ActBackward[T Float](out, a, g []T, act Act) {
 func ActDeriv[T Float](out, a []T, act Act) {
 	if len(out) != len(a) {
 		panic("kernels: ActDeriv: wrong lengths")
+	}
+	if o, ok := as32(out); ok {
+		actDeriv32(o, any(a).([]float32), act)
+		return
 	}
 	for i, ai := range a {
 		out[i] = derivFromOutput(act, ai)
@@ -121,6 +132,10 @@ func ActDeriv[T Float](out, a []T, act Act) {
 func ActDerivBackward[T Float](out, a, g []T, act Act) {
 	if len(out) != len(a) || len(g) != len(a) {
 		panic("kernels: ActDerivBackward: wrong lengths")
+	}
+	if o, ok := as32(out); ok {
+		actDerivBackward32(o, any(a).([]float32), any(g).([]float32), act)
+		return
 	}
 	for i, ai := range a {
 		switch act {
@@ -139,6 +154,9 @@ func Apply[T Float](out, z []T, act Act) {
 	if len(out) != len(z) {
 		panic("kernels: Apply: wrong lengths")
 	}
+	if o, ok := as32(out); ok && apply32(o, any(z).([]float32), act) {
+		return
+	}
 	for i, zi := range z {
 		out[i] = apply(act, zi)
 	}
@@ -148,6 +166,10 @@ func Apply[T Float](out, z []T, act Act) {
 func ColSum[T Float](out, x []T, rows, n int) {
 	if len(out) != n || len(x) != rows*n {
 		panic("kernels: ColSum: wrong lengths")
+	}
+	if o, ok := as32(out); ok {
+		colSum32(o, any(x).([]float32), rows, n)
+		return
 	}
 	clear(out)
 	for r := 0; r < rows; r++ {

@@ -31,6 +31,10 @@ func AdamStep[T Float](p, g, m, v []T, t int, h AdamHyper) {
 	if t < 1 {
 		panic("kernels: AdamStep: step t must be ≥ 1")
 	}
+	if p32, ok := as32(p); ok {
+		adamStep32(p32, any(g).([]float32), any(m).([]float32), any(v).([]float32), t, h)
+		return
+	}
 	b1, b2 := T(h.Beta1), T(h.Beta2)
 	c1 := T(1 / (1 - math.Pow(h.Beta1, float64(t))))
 	c2 := T(1 / (1 - math.Pow(h.Beta2, float64(t))))

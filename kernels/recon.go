@@ -25,6 +25,9 @@ func ReconLoss[T Float](out, z, x []T, rows, n int, outAct Act, bce bool) {
 	if len(out) != rows || len(z) != rows*n || len(x) != rows*n {
 		panic("kernels: ReconLoss: wrong lengths")
 	}
+	if o, ok := as32(out); ok && reconLoss32(o, any(z).([]float32), any(x).([]float32), rows, n, outAct, bce) {
+		return
+	}
 	for r := 0; r < rows; r++ {
 		zr, xr := z[r*n:(r+1)*n], x[r*n:(r+1)*n]
 		var s T
@@ -51,6 +54,9 @@ func ReconLoss[T Float](out, z, x []T, rows, n int, outAct Act, bce bool) {
 func ReconGrad[T Float](out, z, x, g []T, rows, n int, outAct Act, bce bool) {
 	if len(out) != rows*n || len(z) != rows*n || len(x) != rows*n || len(g) != rows {
 		panic("kernels: ReconGrad: wrong lengths")
+	}
+	if o, ok := as32(out); ok && reconGrad32(o, any(z).([]float32), any(x).([]float32), any(g).([]float32), rows, n, outAct, bce) {
+		return
 	}
 	for r := 0; r < rows; r++ {
 		zr, xr, or := z[r*n:(r+1)*n], x[r*n:(r+1)*n], out[r*n:(r+1)*n]

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package engine
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/caetrain/caetrain/graph"
+	"gorgonia.org/tensor"
+)
+
+// TestShardedMatchesOneVM checks the data-parallel training machine
+// against one VM over the whole batch: the loss, its terms and every
+// gradient agree to float32 rounding (the shards only sum in another
+// order). The batch of 100 splits unevenly into 3 shards of 33, 33 and 34
+// rows, and 90 real rows leave the last shard partly padding.
+func TestShardedMatchesOneVM(t *testing.T) {
+	const batch, rows, workers = 100, 90, 3
+	for _, c := range []struct {
+		name string
+		spec graph.Spec
+	}{
+		{"relu-3layer-sse", graph.Spec{Arch: []int{20, 12, 6, 3}, Act: graph.ReLU, OutAct: graph.Linear, Loss: graph.SSE, Lambda: 0.7}},
+		{"sigmoid-tied-bce", graph.Spec{Arch: []int{20, 12}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Tied: true, Loss: graph.BCE, Lambda: 0.3}},
+		{"cae+h", graph.Spec{Arch: []int{20, 12, 6}, Act: graph.Tanh, OutAct: graph.Linear, Loss: graph.SSE, Lambda: 0.5,
+			HessGamma: 0.4, HessSigma: 0.2, HessCopies: 2}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if S := shardCount(batch, workers); S != 3 {
+				t.Fatalf("shardCount(%d, %d) = %d, want 3", batch, workers, S)
+			}
+			p, err := graph.NewParams(c.spec, tensor.Float32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			GlorotInit(p, 3)
+			one, err := newMachineWorkers(p, batch, true, FastVM, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer one.close()
+			par, err := newMachineWorkers(p, batch, true, FastVM, workers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer par.close()
+			if one.shards != nil || par.shards == nil || len(par.shards.shards) != 3 {
+				t.Fatal("want one plain VM and a machine of 3 shards")
+			}
+			data := synth(rows+7, 20, 5)
+			idx := rand.New(rand.NewPCG(1, 2)).Perm(rows + 7)[:rows]
+			for step := 1; step <= 2; step++ {
+				if err := one.run(data, idx, 7, step); err != nil {
+					t.Fatal(err)
+				}
+				if err := par.run(data, idx, 7, step); err != nil {
+					t.Fatal(err)
+				}
+				check := func(name string, a, b float64) {
+					if d := math.Abs(a - b); d > 1e-5*math.Max(1, math.Abs(a)) {
+						t.Errorf("step %d %s: one VM %v, shards %v", step, name, a, b)
+					}
+				}
+				check("loss", one.scalar(one.m.Loss), par.scalar(par.m.Loss))
+				check("recon", one.scalar(one.m.Recon), par.scalar(par.m.Recon))
+				check("penalty", one.scalar(one.m.Penalty), par.scalar(par.m.Penalty))
+				if one.m.Hess != nil {
+					h := one.scalar(one.m.Hess)
+					if h == 0 {
+						t.Fatal("CAE+H term is 0: the test would not see wrong noise rows")
+					}
+					check("hess", h, par.scalar(par.m.Hess))
+				}
+				g1, _ := one.grads()
+				g2, _ := par.grads()
+				for i := range g1 {
+					var scale float64
+					for _, v := range g1[i] {
+						scale = math.Max(scale, math.Abs(float64(v)))
+					}
+					for j := range g1[i] {
+						if d := math.Abs(float64(g1[i][j] - g2[i][j])); d > 1e-5*math.Max(scale, 1e-3) {
+							t.Fatalf("step %d: %s[%d]: one VM %v, shards %v", step, p.Shapes[i].Name, j, g1[i][j], g2[i][j])
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build !purego
+
+package vec
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 says whether the entry points run the assembly in vec_amd64.s:
+// the CPU (and the OS, for the YMM registers) must support AVX2 and FMA.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// The assembly. The first slice's length is the element count, the others
+// must be at least as long (the entry points in dispatch.go check).
+
+// expAVX2 sets dst[i] = e^src[i], src clamped to [−87.3, 88.7].
+//
+//go:noescape
+func expAVX2(dst, src []float32)
+
+// sigmoidAVX2 sets dst[i] = 1/(1+e^−src[i]).
+//
+//go:noescape
+func sigmoidAVX2(dst, src []float32)
+
+// addSigmoidAVX2 sets dst[i] = σ(x[i]+b[i]).
+//
+//go:noescape
+func addSigmoidAVX2(dst, x, b []float32)
+
+// softplusAVX2 sets acc[j] = Π (1+e^−|z[i]|) and acc[8+j] = Σ max(z[i], 0)
+// over the i ≡ j mod 8, for len(z) ≤ 8000.
+//
+//go:noescape
+func softplusAVX2(z []float32, acc *[16]float64)
+
+// adamAVX2 is AdamGo on p[:len(p)&^7], with
+// k = {b1, 1−b1, b2, 1−b2, c1, c2, lr, eps}.
+//
+//go:noescape
+func adamAVX2(p, g, m, v []float32, k *[8]float32)

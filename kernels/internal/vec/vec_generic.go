@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build !amd64 || purego
+
+package vec
+
+// useAVX2 is false where the assembly is not built: the entry points run
+// the *Go functions, and the stubs below are never called.
+const useAVX2 = false
+
+func expAVX2(dst, src []float32)                   { panic("vec: no assembly") }
+func sigmoidAVX2(dst, src []float32)               { panic("vec: no assembly") }
+func addSigmoidAVX2(dst, x, b []float32)           { panic("vec: no assembly") }
+func softplusAVX2(z []float32, acc *[16]float64)   { panic("vec: no assembly") }
+func adamAVX2(p, g, m, v []float32, k *[8]float32) { panic("vec: no assembly") }
