@@ -223,7 +223,7 @@ func (mc *machine) scalar(n *G.Node) float64 {
 // until zeroed (Adam's step zeroes them); caetrain's VM overwrites them.
 func (mc *machine) grads() ([][]float32, error) {
 	if mc.shards != nil {
-		return mc.shards.shards[0].grads, nil // the shards' sum, every run
+		return mc.shards.grads, nil // the same buffers every run
 	}
 	if mc.fast != nil && mc.gradBufs != nil {
 		return mc.gradBufs, nil // the same buffers every run

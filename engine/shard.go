@@ -4,6 +4,8 @@ package engine
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/caetrain/caetrain/graph"
 	G "gorgonia.org/gorgonia"
@@ -11,16 +13,28 @@ import (
 
 // Data-parallel training on the CPU. With W workers the fast VM splits a
 // training batch into S = min(W, batch/minShardRows) blocks of rows, each
-// run start to finish by its own single-worker VM over its own graph: the
-// same graph for fewer rows, reading the shared parameters and writing its
-// own gradients, which are then summed. Every matrix product then runs as
-// one whole single-threaded BLAS call per core, and the cores meet once
-// per step instead of once per op, which on two cores makes the products
-// 15–60% faster than splitting each one in halves (bench/README.md).
+// run start to finish by its own single-worker VM over its own graph (the
+// same graph for fewer rows), reading the shared parameters. Every matrix
+// product then runs as one whole single-threaded BLAS call per core, and
+// the cores meet a few times per step instead of once per op; on two cores
+// that makes the products 15–60% faster than splitting each one in halves
+// (bench/README.md).
 //
-// The sum of S shards' gradients rounds differently from one VM's: a run
-// is bit-for-bit reproducible for a given number of workers (GOMAXPROCS),
-// not across them.
+// A step has three parts:
+//
+//   - the prologue, once: the nodes that depend on the parameters alone
+//     (the one-layer penalty's Σ_i W_ji², the Gram matrix W₁ᵀW₁), which
+//     the shards read;
+//   - the shards, in parallel: everything that reads the batch, up to the
+//     boundary values, which are summed over the shards;
+//   - the epilogue, once, from those sums: the gradient's tail that is
+//     linear in them with parameter-only coefficients (the penalty's
+//     ∂W = 2·W·diag(c) or 2·W₁·∂G, and the sums of a weight's gradient
+//     contributions), so that it is computed once, not once per shard.
+//
+// A sum over the shards rounds differently from one VM's sum over the
+// batch: a run is bit-for-bit reproducible for a given number of workers
+// (GOMAXPROCS), not across them.
 
 // minShardRows is the fewest rows a shard gets: below it the products get
 // too thin for the BLAS to run them well.
@@ -36,15 +50,21 @@ type shard struct {
 	m      *graph.Model
 	vm     *cpuVM
 	lo, hi int
-	grads  [][]float32 // the VM's gradient buffers, in Params order
+	// sums are the VM's buffers of the boundary values; shard 0's receive
+	// the sum over all shards.
+	sums [][]float32
 }
 
 // sharded is the training machine's data-parallel form.
 type sharded struct {
-	shards []*shard
-	pool   *pool
-	run    []func() // one per shard: fill its rows, run its VM
-	reduce []func() // one per worker: sum a slice of every gradient into shard 0's
+	shards   []*shard
+	prologue *cpuVM // or nil
+	epilogue *cpuVM // or nil
+	pool     *pool
+	run      []func() // one per shard: fill its rows, run its VM
+	reduce   []func() // one per worker: sum a slice of every boundary value into shard 0's
+	// grads are the summed gradients, in Params order.
+	grads [][]float32
 	// The current step's arguments, read by run's closures.
 	s   Samples
 	idx []int
@@ -56,12 +76,42 @@ type sharded struct {
 func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, error) {
 	sh := &sharded{pool: newPool(workers)}
 	d := p.Spec.Arch[0]
-	for i := 0; i < S; i++ {
+	models := make([]*graph.Model, S)
+	plans := make([]splitPlan, S)
+	for i := range models {
 		lo, hi := batch*i/S, batch*(i+1)/S
-		m, err := graph.Build(p, hi-lo, graph.Options{Grad: true})
+		var err error
+		if models[i], err = graph.Build(p, hi-lo, graph.Options{Grad: true}); err != nil {
+			return nil, err
+		}
+		if plans[i], err = planSplit(models[i]); err != nil {
+			return nil, err
+		}
+	}
+	if !plansAlike(plans) { // never seen: the graphs are built alike
+		for i, m := range models {
+			plans[i] = splitPlan{boundary: slices.Clone(m.Grads)}
+		}
+	}
+
+	params := map[*G.Node][]float32{}
+	for j, n := range models[0].Learnables {
+		params[n] = p.Tensors[j].Data().([]float32)
+	}
+	shared := map[*G.Node][]float32{} // shard 0's frontier nodes, from the prologue
+	if len(plans[0].frontier) > 0 {
+		vm, err := newCPUVM(models[0].Graph, plans[0].frontier, params, workers)
 		if err != nil {
 			return nil, err
 		}
+		sh.prologue = vm
+		for _, n := range plans[0].frontier {
+			shared[n], _ = vm.value(n)
+		}
+	}
+
+	for i, m := range models {
+		lo, hi := batch*i/S, batch*(i+1)/S
 		bind := map[*G.Node][]float32{
 			m.X: mc.xs[lo*d : hi*d], m.Mask: mc.masks[lo:hi], m.InvN: mc.invn,
 		}
@@ -71,19 +121,21 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 		for c, n := range m.Noise {
 			bind[n] = mc.noises[c][lo*d : hi*d]
 		}
+		for k, n := range plans[i].frontier {
+			bind[n] = shared[plans[0].frontier[k]]
+		}
 		targets := G.Nodes{m.Loss, m.Recon, m.Penalty}
 		if m.Hess != nil {
 			targets = append(targets, m.Hess)
 		}
-		targets = append(targets, m.Grads...)
-		vm, err := newCPUVM(m.Graph, targets, bind, 1)
+		vm, err := newCPUVM(m.Graph, append(targets, plans[i].boundary...), bind, 1)
 		if err != nil {
 			return nil, err
 		}
 		s := &shard{m: m, vm: vm, lo: lo, hi: hi}
-		for _, g := range m.Grads {
-			b, _ := vm.value(g)
-			s.grads = append(s.grads, b)
+		for _, n := range plans[i].boundary {
+			b, _ := vm.value(n)
+			s.sums = append(s.sums, b)
 		}
 		sh.shards = append(sh.shards, s)
 		sh.run = append(sh.run, func() {
@@ -91,16 +143,52 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 			s.vm.run()
 		})
 	}
+
+	// The epilogue reads shard 0's (summed) boundary values and the
+	// prologue's values, and computes the linear tail.
+	s0, plan := sh.shards[0], plans[0]
+	if len(plan.epilogue) > 0 {
+		vm := &cpuVM{buf: map[*G.Node][]float32{}, pool: sh.pool}
+		for n, b := range params {
+			vm.buf[n] = b
+		}
+		for n, b := range shared {
+			vm.buf[n] = b
+		}
+		for k, n := range plan.boundary {
+			vm.buf[n] = s0.sums[k]
+		}
+		for _, n := range plan.epilogue {
+			if err := vm.plan(n, children(s0.m.Graph, n), nil); err != nil {
+				return nil, err
+			}
+		}
+		sh.epilogue = vm
+	}
+	for _, g := range s0.m.Grads {
+		if sh.epilogue != nil {
+			if b, ok := sh.epilogue.value(g); ok {
+				sh.grads = append(sh.grads, b)
+				continue
+			}
+		}
+		k := slices.Index(plan.boundary, g)
+		if k < 0 {
+			return nil, fmt.Errorf("engine: gradient %v is neither summed nor computed after the sum", g)
+		}
+		sh.grads = append(sh.grads, s0.sums[k])
+	}
+
 	for w := 0; w < workers; w++ {
 		sh.reduce = append(sh.reduce, func() {
-			for i, g := range sh.shards[0].grads {
-				lo, hi := len(g)*w/workers, len(g)*(w+1)/workers
-				dst := g[lo:hi]
+			for k, dst := range s0.sums {
+				lo, hi := len(dst)*w/workers, len(dst)*(w+1)/workers
+				dst := dst[lo:hi]
 				for _, o := range sh.shards[1:] {
-					src := o.grads[i][lo:hi]
+					src := o.sums[k][lo:hi]
 					src = src[:len(dst)]
-					for k, v := range src {
-						dst[k] += v
+					for i, v := range src {
+						dst[i] += v
 					}
 				}
 			}
@@ -109,12 +197,18 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 	return sh, nil
 }
 
-// step runs every shard on rows idx of s and sums their gradients into
-// shard 0's buffers.
+// step runs the prologue, every shard on its rows of idx of s, the sum of
+// their boundary values and the epilogue.
 func (sh *sharded) step(s Samples, idx []int) {
 	sh.s, sh.idx = s, idx
+	if sh.prologue != nil {
+		sh.prologue.run()
+	}
 	sh.pool.run(sh.run)
 	sh.pool.run(sh.reduce)
+	if sh.epilogue != nil {
+		sh.epilogue.run()
+	}
 	sh.s, sh.idx = Samples{}, nil
 }
 
@@ -144,8 +238,176 @@ func (sh *sharded) scalar(full *graph.Model, n *G.Node) float64 {
 }
 
 func (sh *sharded) close() {
+	if sh.prologue != nil {
+		sh.prologue.close()
+	}
 	for _, s := range sh.shards {
 		s.vm.close()
 	}
 	sh.pool.close()
+}
+
+// splitPlan divides one shard's training graph into the three parts of a
+// step. Each list is in dependency order.
+type splitPlan struct {
+	// frontier: the nodes that depend on the parameters alone and are read
+	// by nodes that depend on the batch: computed by the prologue.
+	frontier []*G.Node
+	// boundary: the values the shards compute and the step sums: the
+	// epilogue's operands that depend on the batch, and the gradients the
+	// epilogue does not compute.
+	boundary []*G.Node
+	// epilogue: the nodes that depend on the batch only through a linear
+	// map, with parameter-only coefficients, of the boundary values, and
+	// feed only the gradients.
+	epilogue []*G.Node
+}
+
+// planSplit plans a training graph's step.
+func planSplit(m *graph.Model) (splitPlan, error) {
+	var plan splitPlan
+	targets := append(G.Nodes{m.Loss, m.Recon, m.Penalty}, m.Grads...)
+	if m.Hess != nil {
+		targets = append(targets, m.Hess)
+	}
+	order, err := dependencyOrder(m.Graph, targets)
+	if err != nil {
+		return plan, err
+	}
+	learnable, grad := map[*G.Node]bool{}, map[*G.Node]bool{}
+	for _, n := range m.Learnables {
+		learnable[n] = true
+	}
+	for _, n := range m.Grads {
+		grad[n] = true
+	}
+	kids := map[*G.Node][]*G.Node{}
+	users := map[*G.Node][]*G.Node{}
+	paramOnly := map[*G.Node]bool{}
+	for _, n := range order {
+		kids[n] = children(m.Graph, n)
+		for _, k := range kids[n] {
+			users[k] = append(users[k], n)
+		}
+		switch {
+		case learnable[n]:
+			paramOnly[n] = true
+		case n.Op() == nil: // an input: samples, mask, 1/n, noise
+		case n.Op().Arity() == 0: // a constant
+			paramOnly[n] = true
+		default:
+			all := true
+			for _, k := range kids[n] {
+				all = all && paramOnly[k]
+			}
+			paramOnly[n] = all
+		}
+	}
+	computed := func(n *G.Node) bool { return n.Op() != nil && n.Op().Arity() > 0 && !learnable[n] }
+
+	// The epilogue, from the gradients down: a node joins when its op is
+	// linear in its batch-dependent operands and everything that reads it
+	// is a gradient output or already in the epilogue.
+	epi := map[*G.Node]bool{}
+	for i := len(order) - 1; i >= 0; i-- {
+		n := order[i]
+		if paramOnly[n] || !computed(n) || !linearInBatch(n, kids[n], paramOnly) {
+			continue
+		}
+		ok := grad[n] || len(users[n]) > 0
+		for _, u := range users[n] {
+			ok = ok && epi[u]
+		}
+		if n == m.Loss || n == m.Recon || n == m.Penalty || n == m.Hess {
+			ok = false
+		}
+		epi[n] = ok
+	}
+	inBoundary := map[*G.Node]bool{}
+	for _, n := range order {
+		if epi[n] {
+			plan.epilogue = append(plan.epilogue, n)
+			for _, k := range kids[n] {
+				if !epi[k] && !paramOnly[k] && !inBoundary[k] {
+					inBoundary[k] = true
+					plan.boundary = append(plan.boundary, k)
+				}
+			}
+		} else if grad[n] && !inBoundary[n] {
+			inBoundary[n] = true
+			plan.boundary = append(plan.boundary, n)
+		}
+	}
+	inFront := map[*G.Node]bool{}
+	for _, n := range order {
+		if paramOnly[n] {
+			continue
+		}
+		for _, k := range kids[n] {
+			if paramOnly[k] && computed(k) && !inFront[k] {
+				inFront[k] = true
+				plan.frontier = append(plan.frontier, k)
+			}
+		}
+	}
+	return plan, nil
+}
+
+// linearInBatch reports whether node n is a linear function of its
+// operands that depend on the batch, the others (parameter-only) fixed:
+// then its sum over shards is n evaluated on the shards' summed operands.
+func linearInBatch(n *G.Node, kids []*G.Node, paramOnly map[*G.Node]bool) bool {
+	batchKids := 0
+	for _, k := range kids {
+		if !paramOnly[k] {
+			batchKids++
+		}
+	}
+	info, isKernel := graph.Info(n.Op())
+	if !isKernel { // gorgonia's gradient sum a + b: linear when both vary
+		f := strings.Fields(n.Op().String())
+		return len(f) > 0 && f[0] == "+" && len(kids) == 2 && batchKids == 2
+	}
+	switch info.Name {
+	case "add":
+		return batchKids == 2
+	case "scale":
+		return batchKids == 1
+	case "matmul":
+		return len(kids) == 2 && batchKids == 1
+	case "colsumsq.backward": // 2·W_ij·g_j, linear in g
+		return len(kids) == 2 && paramOnly[kids[0]] && !paramOnly[kids[1]]
+	}
+	return false
+}
+
+// opName is the name of n's op: graph's kernel name, else its String (the
+// kernel ops' Strings hold their sizes, which may hold the shard's rows).
+func opName(n *G.Node) string {
+	if info, ok := graph.Info(n.Op()); ok {
+		return info.Name
+	}
+	return n.Op().String()
+}
+
+// plansAlike reports whether every shard's plan has the same nodes, by op
+// and shape, in the same places as shard 0's.
+func plansAlike(plans []splitPlan) bool {
+	same := func(a, b []*G.Node) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for k := range a {
+			if opName(a[k]) != opName(b[k]) || !a[k].Shape().Eq(b[k].Shape()) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, p := range plans[1:] {
+		if !same(p.frontier, plans[0].frontier) || !same(p.boundary, plans[0].boundary) || !same(p.epilogue, plans[0].epilogue) {
+			return false
+		}
+	}
+	return true
 }

@@ -14,7 +14,7 @@ import (
 // TestShardedMatchesOneVM checks the data-parallel training machine
 // against one VM over the whole batch: the loss, its terms and every
 // gradient agree to float32 rounding (the shards only sum in another
-// order). The batch of 100 splits unevenly into 3 shards of 33, 33 and 34
+// order), with the parameter-only nodes computed once, in the prologue. The batch of 100 splits unevenly into 3 shards of 33, 33 and 34
 // rows, and 90 real rows leave the last shard partly padding.
 func TestShardedMatchesOneVM(t *testing.T) {
 	const batch, rows, workers = 100, 90, 3
@@ -48,6 +48,9 @@ func TestShardedMatchesOneVM(t *testing.T) {
 			defer par.close()
 			if one.shards != nil || par.shards == nil || len(par.shards.shards) != 3 {
 				t.Fatal("want one plain VM and a machine of 3 shards")
+			}
+			if par.shards.prologue == nil || par.shards.epilogue == nil {
+				t.Fatal("no prologue or no epilogue: the penalty's parameter-only work would run in every shard")
 			}
 			data := synth(rows+7, 20, 5)
 			idx := rand.New(rand.NewPCG(1, 2)).Perm(rows + 7)[:rows]
@@ -88,5 +91,53 @@ func TestShardedMatchesOneVM(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSplitPlan checks which nodes the shards share: Σ_i W_ji² for one
+// sigmoid layer, the Gram matrix for a deep encoder, nothing that reads the
+// batch; and which run once after the sum: the penalty's weight gradient.
+func TestSplitPlan(t *testing.T) {
+	for _, c := range []struct {
+		spec          graph.Spec
+		want, wantEpi string
+	}{
+		{graph.Spec{Arch: []int{20, 12}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Loss: graph.SSE, Lambda: 0.1}, "colsumsq", "colsumsq.backward"},
+		{graph.Spec{Arch: []int{20, 12, 6}, Act: graph.ReLU, OutAct: graph.Linear, Loss: graph.SSE, Lambda: 0.1}, "matmul", "matmul"},
+	} {
+		p, err := graph.NewParams(c.spec, tensor.Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := graph.Build(p, 8, graph.Options{Grad: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := planSplit(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		front := plan.frontier
+		var names []string
+		for _, n := range front {
+			info, _ := graph.Info(n.Op())
+			names = append(names, info.Name)
+			for _, s := range n.Shape() {
+				if s == 8 {
+					t.Errorf("%v: shared node %v has the batch in its shape %v", c.spec.Arch, n, n.Shape())
+				}
+			}
+		}
+		if len(names) == 0 || names[0] != c.want {
+			t.Errorf("%v: shared nodes %v, want %s first", c.spec.Arch, names, c.want)
+		}
+		var epi []string
+		for _, n := range plan.epilogue {
+			epi = append(epi, opName(n))
+		}
+		if len(epi) == 0 || epi[0] != c.wantEpi {
+			t.Errorf("%v: epilogue %v, want %s first", c.spec.Arch, epi, c.wantEpi)
+		}
+		t.Logf("%v: prologue %v; epilogue %v; %d boundary values", c.spec.Arch, names, epi, len(plan.boundary))
 	}
 }

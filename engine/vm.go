@@ -47,7 +47,7 @@ const parallelMin = 1 << 14
 // reads them in place, so writing into them sets the next run's inputs.
 func newCPUVM(g *G.ExprGraph, targets G.Nodes, bind map[*G.Node][]float32, workers int) (*cpuVM, error) {
 	vm := &cpuVM{buf: map[*G.Node][]float32{}, pool: newPool(workers)}
-	order, err := dependencyOrder(g, targets)
+	order, err := dependencyOrderUntil(g, targets, func(n *G.Node) bool { _, ok := bind[n]; return ok })
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +62,13 @@ func newCPUVM(g *G.ExprGraph, targets G.Nodes, bind map[*G.Node][]float32, worke
 // dependencyOrder lists the nodes the targets depend on, each after its
 // operands, in a fixed order (depth first, operands left to right).
 func dependencyOrder(g *G.ExprGraph, targets G.Nodes) ([]*G.Node, error) {
+	return dependencyOrderUntil(g, targets, func(*G.Node) bool { return false })
+}
+
+// dependencyOrderUntil is dependencyOrder treating the nodes for which
+// given is true as given values: they are listed, what they depend on is
+// not (a VM binds them to buffers another computes).
+func dependencyOrderUntil(g *G.ExprGraph, targets G.Nodes, given func(*G.Node) bool) ([]*G.Node, error) {
 	var order []*G.Node
 	state := map[*G.Node]int{} // 1 visiting, 2 done
 	var visit func(n *G.Node) error
@@ -73,9 +80,11 @@ func dependencyOrder(g *G.ExprGraph, targets G.Nodes) ([]*G.Node, error) {
 			return nil
 		}
 		state[n] = 1
-		for _, k := range children(g, n) {
-			if err := visit(k); err != nil {
-				return err
+		if !given(n) {
+			for _, k := range children(g, n) {
+				if err := visit(k); err != nil {
+					return err
+				}
 			}
 		}
 		state[n] = 2

@@ -13,7 +13,8 @@ import (
 )
 
 // TestVMOpTimes prints where one training step's time goes, op by op,
-// when CAETRAIN_OPTIMES names a preset (e.g. rifai:1024). For profiling
+// when CAETRAIN_OPTIMES names a preset or sig1000 and a batch (e.g.
+// rifai:1024). For profiling
 // only; it asserts nothing and is skipped otherwise.
 func TestVMOpTimes(t *testing.T) {
 	spec := os.Getenv("CAETRAIN_OPTIMES")
@@ -30,11 +31,18 @@ func TestVMOpTimes(t *testing.T) {
 			break
 		}
 	}
+	name := preset
+	if preset == "sig1000" { // bench's config (2): rifai untied, SSE
+		preset = "rifai"
+	}
 	p, err := LookupPreset(preset)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := p.Config
+	if name == "sig1000" {
+		c.Spec = graph.Spec{Arch: []int{784, 1000}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Loss: graph.SSE, Lambda: 0.1}
+	}
 	c.Batch = batch
 	tr, err := NewTrainer(c)
 	if err != nil {
@@ -92,7 +100,7 @@ func TestVMOpTimes(t *testing.T) {
 		kvs = append(kvs, kv{k, d})
 	}
 	sort.Slice(kvs, func(i, j int) bool { return kvs[i].d > kvs[j].d })
-	t.Logf("%s b%d: %v per step (VM program only)", preset, batch, total)
+	t.Logf("%s b%d: %v per step (VM program only)", name, batch, total)
 	for _, e := range kvs {
 		t.Logf("%8.2f ms %5.1f%%  %s", float64(e.d)/1e6, 100*float64(e.d)/float64(total), e.k)
 	}
