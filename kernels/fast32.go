@@ -146,16 +146,41 @@ func colSum32(out, x []float32, rows, n int) {
 // dot64 is Σ a[i]·b[i] accumulated in float64.
 func dot64(a, b []float32) float64 {
 	b = b[:len(a)]
-	var s0, s1 float64
+	var s0, s1, s2, s3 float64
 	i := 0
-	for ; i+1 < len(a); i += 2 {
+	for ; i+3 < len(a); i += 4 {
 		s0 += float64(a[i]) * float64(b[i])
 		s1 += float64(a[i+1]) * float64(b[i+1])
+		s2 += float64(a[i+2]) * float64(b[i+2])
+		s3 += float64(a[i+3]) * float64(b[i+3])
 	}
-	if i < len(a) {
+	for ; i < len(a); i++ {
 		s0 += float64(a[i]) * float64(b[i])
 	}
-	return s0 + s1
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sqDist64 is Σ (a[i]−b[i])² accumulated in float64, over four sums so
+// that the additions do not wait on each other.
+func sqDist64(a, b []float32) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+3 < len(a); i += 4 {
+		d0 := float64(a[i] - b[i])
+		d1 := float64(a[i+1] - b[i+1])
+		d2 := float64(a[i+2] - b[i+2])
+		d3 := float64(a[i+3] - b[i+3])
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(a); i++ {
+		d := float64(a[i] - b[i])
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // reconLoss32 computes ReconLoss in float32 with float64 sums. BCE is
@@ -176,22 +201,19 @@ func reconLoss32(out, z, x []float32, rows, n int, outAct Act, bce bool) bool {
 				zc, xc := zr[i0:min(i0+chunk, n)], xr[i0:min(i0+chunk, n)]
 				a := buf[:len(zc)]
 				vec.Sigmoid(a, zc)
-				xc = xc[:len(a)]
-				for i, v := range a {
-					d := float64(v - xc[i])
-					s += d * d
-				}
+				s += sqDist64(a, xc)
 			}
-		default: // linear or ReLU
-			xr = xr[:len(zr)]
-			relu := outAct == ReLU
-			for i, v := range zr {
-				if relu {
-					v = max(v, 0)
+		case outAct == ReLU:
+			for i0 := 0; i0 < n; i0 += chunk {
+				zc, xc := zr[i0:min(i0+chunk, n)], xr[i0:min(i0+chunk, n)]
+				a := buf[:len(zc)]
+				for i, v := range zc {
+					a[i] = max(v, 0)
 				}
-				d := float64(v - xr[i])
-				s += d * d
+				s += sqDist64(a, xc)
 			}
+		default: // linear
+			s = sqDist64(zr, xr)
 		}
 		out[r] = float32(s)
 	}
