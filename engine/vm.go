@@ -5,6 +5,7 @@ package engine
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/caetrain/caetrain/graph"
 	"github.com/caetrain/caetrain/kernels"
@@ -154,6 +155,14 @@ func (vm *cpuVM) plan(n *G.Node, kids []*G.Node, bind map[*G.Node][]float32) err
 	ins := instr{node: n, run: run, out: out, in: in}
 	mm, isMM := graph.MatMulOf(op)
 	switch {
+	case isMM && mm.TA && !mm.TB && vm.pool.workers > 1 && size < parallelMin && mm.K*(mm.M+mm.N) >= parallelMin:
+		// A small product summed over many rows (a weight's gradient,
+		// Xᵀ·dZ over the batch): each worker takes a block of the rows of
+		// both operands, and the partial products are summed.
+		m, n := mm.M, mm.N
+		ins.tasks = reduceTasks(mm.K, []int{m, n}, func(o []float32, in [][]float32, lo, hi int) {
+			kernels.MatMul(o, in[0], in[1], m, n, hi-lo, true, false)
+		}, out, in, vm.pool.workers)
 	case isMM && (kernels.BLAS != "openblas" || vm.pool.workers > 1 && size >= parallelMin):
 		// gonum's gemm starts goroutines (and allocates) for big
 		// products: always hand it tiles small enough to run serially.
@@ -161,6 +170,8 @@ func (vm *cpuVM) plan(n *G.Node, kids []*G.Node, bind map[*G.Node][]float32) err
 	case vm.pool.workers > 1:
 		if rows, inW, outW, r, ok := graph.RowKernel32(op); ok && rowWork(rows, inW, outW) >= parallelMin {
 			ins.tasks = rowTasks(rows, inW, outW, r, out, in, vm.pool.workers)
+		} else if rows, inW, r, ok := graph.ReduceKernel32(op); ok && rowWork(rows, inW, 0) >= parallelMin {
+			ins.tasks = reduceTasks(rows, inW, r, out, in, vm.pool.workers)
 		} else if _, isKernel := graph.Kernel32(op); !isKernel && size >= parallelMin { // gorgonia's gradient sum
 			ins.tasks = rowTasks(size, []int{1, 1}, 1, addRows, out, in, vm.pool.workers)
 		}
@@ -200,6 +211,49 @@ func rowTasks(rows int, inW []int, outW int, r func([]float32, [][]float32, int,
 		}
 		sout := out[lo*outW : hi*outW]
 		tasks = append(tasks, func() { r(sout, sin, lo, hi) })
+	}
+	return tasks
+}
+
+// reduceTasks splits a reduction over rows into one block of rows per
+// worker, each computing a partial output: the first block's into out,
+// the others' into buffers of their own. The task that finishes last adds
+// the others' partial outputs into out, so the instruction is done when
+// its tasks are.
+func reduceTasks(rows int, inW []int, r func([]float32, [][]float32, int, int), out []float32, in [][]float32, workers int) []func() {
+	blocks := min(workers, rows)
+	if blocks < 1 {
+		blocks = 1
+	}
+	partial := make([][]float32, blocks)
+	partial[0] = out
+	for w := 1; w < blocks; w++ {
+		partial[w] = make([]float32, len(out))
+	}
+	pending := new(atomic.Int32)
+	pending.Store(int32(blocks))
+	var tasks []func()
+	for w := 0; w < blocks; w++ {
+		lo, hi := rows*w/blocks, rows*(w+1)/blocks
+		sin := make([][]float32, len(in))
+		for i, b := range in {
+			if inW[i] == 0 {
+				sin[i] = b
+			} else {
+				sin[i] = b[lo*inW[i] : hi*inW[i]]
+			}
+		}
+		p := partial[w]
+		tasks = append(tasks, func() {
+			r(p, sin, lo, hi)
+			if pending.Add(-1) != 0 {
+				return
+			}
+			pending.Store(int32(blocks)) // for the next run, which starts after this one returns
+			for _, q := range partial[1:] {
+				kernels.Add(out, out, q)
+			}
+		})
 	}
 	return tasks
 }

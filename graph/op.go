@@ -31,6 +31,9 @@ type kernelOp struct {
 	// split, when set, lets a VM compute the output in row blocks in
 	// parallel.
 	split *rowSplit
+	// reduce, when set, lets a VM compute the output as a sum of partial
+	// outputs over row blocks, in parallel.
+	reduce *reduceSplit
 	// mm is set for matmul, whose blocks a VM tiles itself.
 	mm *MatMulShape
 	// diff builds the gradients of the inputs; nil for ops that are never
@@ -183,6 +186,32 @@ func RowKernel32(op G.Op) (rows int, inW []int, outW int, run func(out []float32
 		return 0, nil, 0, nil, false
 	}
 	return k.split.rows, k.split.inW, k.split.outW, k.split.r32, true
+}
+
+// reduceSplit describes an op whose output is a sum over rows of some
+// inputs (a reduction over the batch, such as a weight's gradient): rows
+// of each split input are inW[i] values wide; inputs with inW[i] == 0 are
+// read whole. r32 computes the contribution of rows [lo, hi) to the
+// output, overwriting out (a whole output's worth of values), given the
+// split inputs sliced to those rows; the output is the sum of the blocks'
+// contributions.
+type reduceSplit struct {
+	rows int
+	inW  []int
+	r32  func(out []float32, in [][]float32, lo, hi int)
+}
+
+// ReduceKernel32 describes how a VM may split a node's float32 kernel over
+// row blocks whose partial outputs it then sums: the number of rows, the
+// per-row width of each input (0: read whole), and the kernel that
+// computes the partial output of rows [lo, hi) from sliced inputs. ok is
+// false for ops that are not such reductions.
+func ReduceKernel32(op G.Op) (rows int, inW []int, run func(out []float32, in [][]float32, lo, hi int), ok bool) {
+	k, isK := op.(*kernelOp)
+	if !isK || k.reduce == nil {
+		return 0, nil, nil, false
+	}
+	return k.reduce.rows, k.reduce.inW, k.reduce.r32, true
 }
 
 // OpInfo describes one of graph's kernel ops to a virtual machine that

@@ -5,6 +5,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/caetrain/caetrain/kernels"
 	G "gorgonia.org/gorgonia"
@@ -294,9 +295,12 @@ func colSumSq(w *G.Node) *G.Node {
 	n0, n1 := s[0], s[1]
 	op := &kernelOp{
 		name: "colsumsq", info: OpInfo{Dims: []int{n0, n1}}, dims: []int{2}, outDims: 1, params: []int{n0, n1},
-		shape:   fixed("colsumsq", tensor.Shape{n1}, s),
-		f32:     func(o []float32, in [][]float32) { kernels.ColSumSq(o, in[0], n0, n1) },
-		f64:     func(o []float64, in [][]float64) { kernels.ColSumSq(o, in[0], n0, n1) },
+		shape: fixed("colsumsq", tensor.Shape{n1}, s),
+		f32:   func(o []float32, in [][]float32) { kernels.ColSumSq(o, in[0], n0, n1) },
+		f64:   func(o []float64, in [][]float64) { kernels.ColSumSq(o, in[0], n0, n1) },
+		reduce: &reduceSplit{rows: n0, inW: []int{n1}, r32: func(o []float32, in [][]float32, lo, hi int) {
+			kernels.ColSumSq(o, in[0], hi-lo, n1)
+		}},
 		diffWRT: []bool{true},
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
@@ -305,6 +309,9 @@ func colSumSq(w *G.Node) *G.Node {
 			shape: fixed("colsumsq.backward", s, s, tensor.Shape{n1}),
 			f32:   func(o []float32, in [][]float32) { kernels.ColSumSqGrad(o, in[0], in[1], n0, n1) },
 			f64:   func(o []float64, in [][]float64) { kernels.ColSumSqGrad(o, in[0], in[1], n0, n1) },
+			split: &rowSplit{rows: n0, inW: []int{n1, 0}, outW: n1, r32: func(o []float32, in [][]float32, lo, hi int) {
+				kernels.ColSumSqGrad(o, in[0], in[1], hi-lo, n1)
+			}},
 		}
 		return G.Nodes{apply(gop, in[0], g)}, nil
 	}
@@ -340,6 +347,9 @@ func diagPen(d, c *G.Node) *G.Node {
 			shape: fixed("diagpen.dc", tensor.Shape{n}, s, tensor.Shape{B}),
 			f32:   func(o []float32, in [][]float32) { kernels.DiagPenGradC(o, in[0], in[1], B, n) },
 			f64:   func(o []float64, in [][]float64) { kernels.DiagPenGradC(o, in[0], in[1], B, n) },
+			reduce: &reduceSplit{rows: B, inW: []int{n, 1}, r32: func(o []float32, in [][]float32, lo, hi int) {
+				kernels.DiagPenGradC(o, in[0], in[1], hi-lo, n)
+			}},
 		}
 		return G.Nodes{apply(dd, in[0], in[1], g), apply(dc, in[0], g)}, nil
 	}
@@ -363,27 +373,37 @@ func outerScale(dL, w, dP *G.Node) *G.Node {
 		diffWRT: []bool{true, true, true},
 	}
 	op.diff = func(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
-		mk := func(name string, out tensor.Shape, f32 func([]float32, [][]float32), f64 func([]float64, [][]float64), args ...*G.Node) *G.Node {
+		mk := func(op *kernelOp, out tensor.Shape, args ...*G.Node) *G.Node {
 			shapes := make([]tensor.Shape, len(args))
 			dims := make([]int, len(args))
 			for i, a := range args {
 				shapes[i], dims[i] = shapeOf(a), a.Dims()
 			}
-			return apply(&kernelOp{name: name, info: OpInfo{Dims: []int{B, nL, P}}, dims: dims, outDims: len(out), params: []int{B, nL, P},
-				shape: fixed(name, out, shapes...), f32: f32, f64: f64}, args...)
+			op.info, op.dims, op.outDims, op.params = OpInfo{Dims: []int{B, nL, P}}, dims, len(out), []int{B, nL, P}
+			op.shape = fixed(op.name, out, shapes...)
+			return apply(op, args...)
 		}
-		dl := mk("outerscale.ddl", tensor.Shape{B, nL},
-			func(o []float32, a [][]float32) { kernels.OuterScaleGradDL(o, a[0], a[1], a[2], B, nL, P) },
-			func(o []float64, a [][]float64) { kernels.OuterScaleGradDL(o, a[0], a[1], a[2], B, nL, P) },
-			g, in[1], in[2])
-		dw := mk("outerscale.dw", tensor.Shape{P, nL},
-			func(o []float32, a [][]float32) { kernels.OuterScaleGradW(o, a[0], a[1], a[2], B, nL, P) },
-			func(o []float64, a [][]float64) { kernels.OuterScaleGradW(o, a[0], a[1], a[2], B, nL, P) },
-			g, in[0], in[2])
-		dp := mk("outerscale.ddp", tensor.Shape{B, P},
-			func(o []float32, a [][]float32) { kernels.OuterScaleGradDP(o, a[0], a[1], a[2], B, nL, P) },
-			func(o []float64, a [][]float64) { kernels.OuterScaleGradDP(o, a[0], a[1], a[2], B, nL, P) },
-			g, in[0], in[1])
+		dl := mk(&kernelOp{name: "outerscale.ddl",
+			f32: func(o []float32, a [][]float32) { kernels.OuterScaleGradDL(o, a[0], a[1], a[2], B, nL, P) },
+			f64: func(o []float64, a [][]float64) { kernels.OuterScaleGradDL(o, a[0], a[1], a[2], B, nL, P) },
+			split: &rowSplit{rows: B, inW: []int{nL * P, 0, P}, outW: nL, r32: func(o []float32, a [][]float32, lo, hi int) {
+				kernels.OuterScaleGradDL(o, a[0], a[1], a[2], hi-lo, nL, P)
+			}},
+		}, tensor.Shape{B, nL}, g, in[1], in[2])
+		dw := mk(&kernelOp{name: "outerscale.dw",
+			f32: func(o []float32, a [][]float32) { kernels.OuterScaleGradW(o, a[0], a[1], a[2], B, nL, P) },
+			f64: func(o []float64, a [][]float64) { kernels.OuterScaleGradW(o, a[0], a[1], a[2], B, nL, P) },
+			reduce: &reduceSplit{rows: B, inW: []int{nL * P, nL, P}, r32: func(o []float32, a [][]float32, lo, hi int) {
+				kernels.OuterScaleGradW(o, a[0], a[1], a[2], hi-lo, nL, P)
+			}},
+		}, tensor.Shape{P, nL}, g, in[0], in[2])
+		dp := mk(&kernelOp{name: "outerscale.ddp",
+			f32: func(o []float32, a [][]float32) { kernels.OuterScaleGradDP(o, a[0], a[1], a[2], B, nL, P) },
+			f64: func(o []float64, a [][]float64) { kernels.OuterScaleGradDP(o, a[0], a[1], a[2], B, nL, P) },
+			split: &rowSplit{rows: B, inW: []int{nL * P, nL, 0}, outW: P, r32: func(o []float32, a [][]float32, lo, hi int) {
+				kernels.OuterScaleGradDP(o, a[0], a[1], a[2], hi-lo, nL, P)
+			}},
+		}, tensor.Shape{B, P}, g, in[0], in[1])
 		return G.Nodes{dl, dw, dp}, nil
 	}
 	return apply(op, dL, w, dP)
@@ -420,60 +440,90 @@ func scaleCols(p, d *G.Node) *G.Node {
 }
 
 // quadForm is the per-sample tr(T_b G T_bᵀ), [B], of T [B, R, C] and
-// G [C, C] (kernels.QuadForm; computed with kernels.QuadFormBLAS and its
-// gradients' BLAS forms, whose scratch each op allocates on first use).
+// G [C, C] (kernels.QuadForm; computed with kernels.QuadFormBlocked and its
+// gradients' blocked forms, with scratch of their own for each row block).
 func quadForm(t, g *G.Node) *G.Node {
 	ts := shapeOf(t)
 	B, R, C := ts[0], ts[1], ts[2]
 	gs := tensor.Shape{C, C}
-	s32 := make([]float32, B*R*C) // scratch, also sliced by row blocks
+	n := R * C
+	// scr is the scratch of rows [lo, hi) in s.
+	scr := func(s *blockScratch, lo, hi int) []float32 {
+		return s.get(lo, hi, kernels.QuadFormScratch(hi-lo, R, C))
+	}
+	s32 := new(blockScratch)
 	var s64 []float64
 	op := &kernelOp{
 		name: "quadform", info: OpInfo{Dims: []int{B, R, C}}, dims: []int{3, 2}, outDims: 1, params: []int{B, R, C},
 		shape: fixed("quadform", tensor.Shape{B}, ts, gs),
 		f32: func(o []float32, in [][]float32) {
-			s32 = scratch(s32, B*R*C)
-			kernels.QuadFormBLAS(o, in[0], in[1], s32, B, R, C)
+			kernels.QuadFormBlocked(o, in[0], in[1], scr(s32, 0, B), B, R, C)
 		},
 		f64: func(o []float64, in [][]float64) {
-			s64 = scratch(s64, B*R*C)
-			kernels.QuadFormBLAS(o, in[0], in[1], s64, B, R, C)
+			s64 = scratch(s64, kernels.QuadFormScratch(B, R, C))
+			kernels.QuadFormBlocked(o, in[0], in[1], s64, B, R, C)
 		},
-		split: &rowSplit{rows: B, inW: []int{R * C, 0}, outW: 1, r32: func(o []float32, in [][]float32, lo, hi int) {
-			kernels.QuadFormBLAS(o, in[0], in[1], s32[lo*R*C:hi*R*C], hi-lo, R, C)
+		split: &rowSplit{rows: B, inW: []int{n, 0}, outW: 1, r32: func(o []float32, in [][]float32, lo, hi int) {
+			kernels.QuadFormBlocked(o, in[0], in[1], scr(s32, lo, hi), hi-lo, R, C)
 		}},
 		diffWRT: []bool{true, true},
 	}
 	op.diff = func(in G.Nodes, _, gout *G.Node) (G.Nodes, error) {
-		var t32, u32 []float32
+		t32, u32 := new(blockScratch), new(blockScratch)
 		var t64, u64 []float64
 		dt := &kernelOp{
 			name: "quadform.dt", info: OpInfo{Dims: []int{B, R, C}}, dims: []int{3, 2, 1}, outDims: 3, params: []int{B, R, C},
 			shape: fixed("quadform.dt", ts, ts, gs, tensor.Shape{B}),
 			f32: func(o []float32, a [][]float32) {
-				t32 = scratch(t32, C*C)
-				kernels.QuadFormGradTBLAS(o, a[0], a[1], a[2], t32, B, R, C)
+				kernels.QuadFormGradTBlocked(o, a[0], a[1], a[2], scr(t32, 0, B), B, R, C)
 			},
 			f64: func(o []float64, a [][]float64) {
-				t64 = scratch(t64, C*C)
-				kernels.QuadFormGradTBLAS(o, a[0], a[1], a[2], t64, B, R, C)
+				t64 = scratch(t64, kernels.QuadFormScratch(B, R, C))
+				kernels.QuadFormGradTBlocked(o, a[0], a[1], a[2], t64, B, R, C)
 			},
+			split: &rowSplit{rows: B, inW: []int{n, 0, 1}, outW: n, r32: func(o []float32, a [][]float32, lo, hi int) {
+				kernels.QuadFormGradTBlocked(o, a[0], a[1], a[2], scr(t32, lo, hi), hi-lo, R, C)
+			}},
 		}
 		dg := &kernelOp{
 			name: "quadform.dg", info: OpInfo{Dims: []int{B, R, C}}, dims: []int{3, 1}, outDims: 2, params: []int{B, R, C},
 			shape: fixed("quadform.dg", gs, ts, tensor.Shape{B}),
 			f32: func(o []float32, a [][]float32) {
-				u32 = scratch(u32, B*R*C)
-				kernels.QuadFormGradGBLAS(o, a[0], a[1], u32, B, R, C)
+				kernels.QuadFormGradGBlocked(o, a[0], a[1], scr(u32, 0, B), B, R, C)
 			},
 			f64: func(o []float64, a [][]float64) {
-				u64 = scratch(u64, B*R*C)
-				kernels.QuadFormGradGBLAS(o, a[0], a[1], u64, B, R, C)
+				u64 = scratch(u64, kernels.QuadFormScratch(B, R, C))
+				kernels.QuadFormGradGBlocked(o, a[0], a[1], u64, B, R, C)
 			},
+			reduce: &reduceSplit{rows: B, inW: []int{n, 1}, r32: func(o []float32, a [][]float32, lo, hi int) {
+				kernels.QuadFormGradGBlocked(o, a[0], a[1], scr(u32, lo, hi), hi-lo, R, C)
+			}},
 		}
 		return G.Nodes{apply(dt, in[0], in[1], gout), apply(dg, in[0], gout)}, nil
 	}
 	return apply(op, t, g)
+}
+
+// blockScratch holds scratch for each row block of a split op: the
+// blocks, run at once, each get their own, allocated on first use.
+type blockScratch struct {
+	mu sync.Mutex
+	m  map[[2]int][]float32
+}
+
+// get returns the scratch of n values of rows [lo, hi).
+func (s *blockScratch) get(lo, hi, n int) []float32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.m[[2]int{lo, hi}]
+	if !ok || len(b) != n {
+		if s.m == nil {
+			s.m = map[[2]int][]float32{}
+		}
+		b = make([]float32, n)
+		s.m[[2]int{lo, hi}] = b
+	}
+	return b
 }
 
 // scratch returns s, allocated to n elements on first use.
