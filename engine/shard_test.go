@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -17,6 +18,18 @@ import (
 // order), with the parameter-only nodes computed once, in the prologue. The batch of 100 splits unevenly into 3 shards of 33, 33 and 34
 // rows, and 90 real rows leave the last shard partly padding.
 func TestShardedMatchesOneVM(t *testing.T) {
+	for _, gather := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gather=%v", gather), func(t *testing.T) {
+			if gather { // gather every product over the batch, however small
+				defer func(o, r int) { gatherMinOut, gatherMaxRows = o, r }(gatherMinOut, gatherMaxRows)
+				gatherMinOut, gatherMaxRows = 0, 1<<30
+			}
+			testShardedMatchesOneVM(t, gather)
+		})
+	}
+}
+
+func testShardedMatchesOneVM(t *testing.T, gather bool) {
 	const batch, rows, workers = 100, 90, 3
 	for _, c := range []struct {
 		name string
@@ -51,6 +64,9 @@ func TestShardedMatchesOneVM(t *testing.T) {
 			}
 			if par.shards.prologue == nil || par.shards.epilogue == nil {
 				t.Fatal("no prologue or no epilogue: the penalty's parameter-only work would run in every shard")
+			}
+			if g := par.shards.gathered; (g > 0) != gather {
+				t.Fatalf("%d products gathered over the batch, want gathering %v", g, gather)
 			}
 			data := synth(rows+7, 20, 5)
 			idx := rand.New(rand.NewPCG(1, 2)).Perm(rows + 7)[:rows]
@@ -96,7 +112,8 @@ func TestShardedMatchesOneVM(t *testing.T) {
 
 // TestSplitPlan checks which nodes the shards share: Σ_i W_ji² for one
 // sigmoid layer, the Gram matrix for a deep encoder, nothing that reads the
-// batch; and which run once after the sum: the penalty's weight gradient.
+// batch; and which run once after the sum: the penalty's weight gradient
+// and the products Xᵀ·δ over the whole batch.
 func TestSplitPlan(t *testing.T) {
 	for _, c := range []struct {
 		spec          graph.Spec
@@ -138,6 +155,10 @@ func TestSplitPlan(t *testing.T) {
 		if len(epi) == 0 || epi[0] != c.wantEpi {
 			t.Errorf("%v: epilogue %v, want %s first", c.spec.Arch, epi, c.wantEpi)
 		}
-		t.Logf("%v: prologue %v; epilogue %v; %d boundary values", c.spec.Arch, names, epi, len(plan.boundary))
+		if len(plan.gathered) == 0 {
+			t.Errorf("%v: no weight gradient is gathered over the batch", c.spec.Arch)
+		}
+		t.Logf("%v: prologue %v; epilogue %v; %d boundary values; %d products over the whole batch",
+			c.spec.Arch, names, epi, len(plan.boundary), len(plan.gathered))
 	}
 }

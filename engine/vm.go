@@ -26,6 +26,10 @@ type cpuVM struct {
 	prog []instr
 	buf  map[*G.Node][]float32
 	pool *pool
+	// into gives some nodes the buffer they write (instead of one of
+	// their own): the data-parallel shards write values that are read
+	// over the whole batch into their rows of one buffer.
+	into map[*G.Node][]float32
 }
 
 // instr is one node's computation: its kernel on whole buffers, or tasks
@@ -47,7 +51,13 @@ const parallelMin = 1 << 14
 // of the graph's inputs (parameters, samples, mask, 1/n, noise): the VM
 // reads them in place, so writing into them sets the next run's inputs.
 func newCPUVM(g *G.ExprGraph, targets G.Nodes, bind map[*G.Node][]float32, workers int) (*cpuVM, error) {
-	vm := &cpuVM{buf: map[*G.Node][]float32{}, pool: newPool(workers)}
+	return newCPUVMInto(g, targets, bind, nil, workers)
+}
+
+// newCPUVMInto is newCPUVM with the nodes of into writing the buffers it
+// gives them.
+func newCPUVMInto(g *G.ExprGraph, targets G.Nodes, bind, into map[*G.Node][]float32, workers int) (*cpuVM, error) {
+	vm := &cpuVM{buf: map[*G.Node][]float32{}, pool: newPool(workers), into: into}
 	order, err := dependencyOrderUntil(g, targets, func(n *G.Node) bool { _, ok := bind[n]; return ok })
 	if err != nil {
 		return nil, err
@@ -126,7 +136,12 @@ func (vm *cpuVM) plan(n *G.Node, kids []*G.Node, bind map[*G.Node][]float32) err
 	if op == nil {
 		return fmt.Errorf("engine: input %s is not bound", n.Name())
 	}
-	out := make([]float32, size)
+	out := vm.into[n]
+	if out == nil {
+		out = make([]float32, size)
+	} else if len(out) != size {
+		return fmt.Errorf("engine: node %v given %d values to write, want %d", n, len(out), size)
+	}
 	vm.buf[n] = out
 	if op.Arity() == 0 { // a constant, such as the 1 that seeds the gradients
 		switch v := n.Value().Data().(type) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,7 +68,16 @@ func TestVMOpTimes(t *testing.T) {
 	}
 	times := make([]time.Duration, len(vm.prog))
 	const reps = 20
+	// With CAETRAIN_OPTIMES_BUSY set, the other shards run their programs
+	// meanwhile, as in a real step.
+	busy := os.Getenv("CAETRAIN_OPTIMES_BUSY") != "" && tr.train.shards != nil
 	for r := 0; r < reps; r++ {
+		done := make(chan bool)
+		if busy {
+			for _, s := range tr.train.shards.shards[1:] {
+				go func() { s.vm.run(); done <- true }()
+			}
+		}
 		for i := range vm.prog {
 			ins := &vm.prog[i]
 			t0 := time.Now()
@@ -76,6 +87,11 @@ func TestVMOpTimes(t *testing.T) {
 				ins.run(ins.out, ins.in)
 			}
 			times[i] += time.Since(t0)
+		}
+		if busy {
+			for range tr.train.shards.shards[1:] {
+				<-done
+			}
 		}
 	}
 	byName := map[string]time.Duration{}
@@ -104,4 +120,75 @@ func TestVMOpTimes(t *testing.T) {
 	for _, e := range kvs {
 		t.Logf("%8.2f ms %5.1f%%  %s", float64(e.d)/1e6, 100*float64(e.d)/float64(total), e.k)
 	}
+}
+
+// TestStepPhaseTimes prints how long the parts of a data-parallel step
+// take (prologue, shards, sum, epilogue, then the Adam update), when
+// CAETRAIN_OPTIMES names a preset and batch as for TestVMOpTimes.
+func TestStepPhaseTimes(t *testing.T) {
+	spec := os.Getenv("CAETRAIN_OPTIMES")
+	if spec == "" {
+		t.Skip("set CAETRAIN_OPTIMES=preset:batch")
+	}
+	name, batch, _ := strings.Cut(spec, ":")
+	b, _ := strconv.Atoi(batch)
+	preset := name
+	if name == "sig1000" {
+		preset = "rifai"
+	}
+	p, err := LookupPreset(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Config
+	c.Batch = b
+	if name == "sig1000" {
+		c.Spec = graph.Spec{Arch: []int{784, 1000}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Loss: graph.SSE, Lambda: 0.1}
+	}
+	tr, err := NewTrainer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	sh := tr.train.shards
+	if sh == nil {
+		t.Skip("not data-parallel here")
+	}
+	data := synth(b*2, 784, 1)
+	idx := make([]int, b)
+	for i := range idx {
+		idx[i] = i
+	}
+	const reps = 30
+	var pro, run, red, epi, whole time.Duration
+	for r := 0; r < reps+3; r++ {
+		t0 := time.Now()
+		if _, err := tr.Step(data, idx); err != nil {
+			t.Fatal(err)
+		}
+		t1 := time.Now()
+		sh.s, sh.idx = data, idx
+		if sh.prologue != nil {
+			sh.prologue.run()
+		}
+		t2 := time.Now()
+		sh.pool.run(sh.run)
+		t3 := time.Now()
+		sh.pool.run(sh.reduce)
+		t4 := time.Now()
+		if sh.epilogue != nil {
+			sh.epilogue.run()
+		}
+		t5 := time.Now()
+		if r >= 3 {
+			whole += t1.Sub(t0)
+			pro += t2.Sub(t1)
+			run += t3.Sub(t2)
+			red += t4.Sub(t3)
+			epi += t5.Sub(t4)
+		}
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / reps / 1e6 }
+	t.Logf("%s b%d, %d shards: Trainer.Step %.2f ms = prologue %.2f + shards %.2f + sum %.2f + epilogue %.2f + the rest (Adam, checks) %.2f",
+		name, b, len(sh.shards), ms(whole), ms(pro), ms(run), ms(red), ms(epi), ms(whole-pro-run-red-epi))
 }
