@@ -14,14 +14,22 @@
 //     need, children first, and calls each op's kernel (package kernels)
 //     into a buffer allocated once; matrix products are split into tiles
 //     and row-wise kernels into blocks over a persistent worker pool. A
-//     training step allocates nothing.
+//     training step allocates nothing. On several cores a training batch
+//     of at least 32 rows per core is run data-parallel (shard.go): one
+//     single-worker VM per block of rows over its own graph, a prologue for
+//     the work that depends on the parameters alone, an epilogue for the
+//     gradient's tail that is linear in the summed per-shard values, and
+//     Adam over all workers.
 //   - Gorgonia's TapeMachine (Config.Machine = GorgoniaVM), the reference:
 //     it runs the same graph and the same kernels, with the gradients bound
 //     as dual values; the tests require the two to agree bit for bit.
 //
 // A training step is one run followed by a fused Adam step
 // (kernels.AdamStep) that also zeroes the gradients, which Gorgonia's
-// machine would otherwise accumulate across runs. Evaluation uses a second,
+// machine would otherwise accumulate across runs. With the fast VM a run is
+// bit-for-bit reproducible for a given number of workers (GOMAXPROCS); data-
+// parallel shards sum in another order than one VM, so runs on machines
+// with different core counts agree to float32 rounding, not bit for bit. Evaluation uses a second,
 // forward-only graph whose learnables share the training graph's tensors,
 // so it never disturbs the gradients.
 //

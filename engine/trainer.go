@@ -305,14 +305,7 @@ func (t *Trainer) parallelAdam(grads [][]float32) *parallelAdam {
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-func finiteSlice(g []float32) bool {
-	for _, v := range g {
-		if v-v != 0 { // NaN or ±Inf
-			return false
-		}
-	}
-	return true
-}
+func finiteSlice(g []float32) bool { return kernels.AllFinite(g) }
 
 func zeroAll(gs [][]float32) {
 	for _, g := range gs {

@@ -4,7 +4,14 @@
 // plain, readable CPU reference that is always built and that serves as the
 // specification for any faster version (fused CPU loops, CUDA kernels).
 //
+// The float32 instantiations of the element-wise kernels that dominate a
+// training step's non-matrix work take fast paths (fast32.go, the penalty
+// and quadratic-form kernels): the activation chosen once per call, no
+// bounds checks in the loops, and exp, the sigmoid, the softplus sum and
+// Adam's update from kernels/internal/vec, AVX2/FMA assembly on amd64. The
+// float64 instantiation stays the plain reference the tests compare with.
+//
 // kernels is the leaf of caetrain's import graph: it imports nothing of the
-// project's. It panics only on caller bugs (mismatched lengths), with
+// project's but its own internal/vec. It panics only on caller bugs (mismatched lengths), with
 // messages that start with "kernels: ".
 package kernels

@@ -2,6 +2,8 @@
 
 package kernels
 
+import "github.com/caetrain/caetrain/kernels/internal/vec"
+
 // Add is out = a + b. All [n].
 func Add[T Float](out, a, b []T) {
 	if len(out) != len(a) || len(b) != len(a) {
@@ -30,4 +32,17 @@ func Scale[T Float](out, a []T, s T) {
 	for i, v := range a {
 		out[i] = s * v
 	}
+}
+
+// AllFinite reports whether x holds no NaN and no ±Inf.
+func AllFinite[T Float](x []T) bool {
+	if x32, ok := as32(x); ok {
+		return vec.AllFinite(x32)
+	}
+	for _, v := range x {
+		if v-v != 0 { // NaN or ±Inf
+			return false
+		}
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -322,3 +323,22 @@ func (cpu) GatherRows(x, mask, invn, data []float32, idx []int32, batch, dim int
 }
 
 func (cpu) HasNonFinite(x []float32) (bool, error) { return kerneltest.HasNonFinite(x), nil }
+
+// TestAllFinite checks both instantiations on a NaN, ±Inf and finite
+// extremes, in the vector body and the tail.
+func TestAllFinite(t *testing.T) {
+	for n := 1; n <= 19; n++ {
+		x32, x64 := make([]float32, n), make([]float64, n)
+		x32[0], x64[0] = math.MaxFloat32, math.MaxFloat64
+		if !kernels.AllFinite(x32) || !kernels.AllFinite(x64) {
+			t.Fatalf("n=%d: finite values reported non-finite", n)
+		}
+		for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+			x32[n-1], x64[n-1] = float32(bad), bad
+			if kernels.AllFinite(x32) || kernels.AllFinite(x64) {
+				t.Fatalf("n=%d: %v not found", n, bad)
+			}
+			x32[n-1], x64[n-1] = 0, 0
+		}
+	}
+}

@@ -132,6 +132,19 @@ func Adam(p, g, m, v []float32, b1, b2, c1, c2, lr, eps float32) {
 	}
 }
 
+// AllFinite reports whether x holds no NaN and no ±Inf (the check a
+// training step makes of every gradient before it updates the weights).
+func AllFinite(x []float32) bool {
+	n := 0
+	if useAVX2 && len(x) >= 8 {
+		n = len(x) &^ 7
+		if !finiteAVX2(x[:n]) {
+			return false
+		}
+	}
+	return AllFiniteGo(x[n:])
+}
+
 // panicLen panics for a slice argument shorter than the first.
 func panicLen(fn, name string, n int, first string, want int) {
 	panic("vec." + fn + ": len(" + name + ") = " + strconv.Itoa(n) +

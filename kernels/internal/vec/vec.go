@@ -65,3 +65,13 @@ func AdamGo(p, g, m, v []float32, b1, b2, c1, c2, lr, eps float32) {
 		g[i] = 0
 	}
 }
+
+// AllFiniteGo reports whether x holds no NaN and no ±Inf.
+func AllFiniteGo(x []float32) bool {
+	for _, v := range x {
+		if v-v != 0 { // NaN or ±Inf
+			return false
+		}
+	}
+	return true
+}

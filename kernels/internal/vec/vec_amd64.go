@@ -39,3 +39,8 @@ func softplusAVX2(z []float32, acc *[16]float64)
 //
 //go:noescape
 func adamAVX2(p, g, m, v []float32, k *[8]float32)
+
+// finiteAVX2 reports whether x[:len(x)&^7] holds no NaN and no ±Inf.
+//
+//go:noescape
+func finiteAVX2(x []float32) bool

@@ -512,3 +512,33 @@ adamLoop:
 adamDone:
 	VZEROUPPER
 	RET
+
+// expBits is 8 × the float32 exponent field, 0x7f800000: a value is NaN or
+// ±Inf exactly when all its exponent bits are set.
+VEC8(expBits<>, $0x7f800000)
+
+// func finiteAVX2(x []float32) bool
+// finiteAVX2 reports whether x[:len(x)&^7] holds no NaN and no ±Inf.
+TEXT ·finiteAVX2(SB), NOSPLIT, $0-25
+	MOVQ    x_base+0(FP), SI
+	MOVQ    x_len+8(FP), CX
+	VMOVUPS expBits<>(SB), Y2
+	VPXOR   Y3, Y3, Y3
+	SHRQ    $3, CX
+	JZ      finiteDone
+
+finiteLoop:
+	// Y3 |= lanes whose exponent bits are all set.
+	VPAND    (SI), Y2, Y0
+	VPCMPEQD Y2, Y0, Y0
+	VPOR     Y0, Y3, Y3
+	ADDQ     $32, SI
+	DECQ     CX
+	JNZ      finiteLoop
+
+finiteDone:
+	VPTEST    Y3, Y3
+	SETEQ     AL
+	VZEROUPPER
+	MOVB      AL, ret+24(FP)
+	RET

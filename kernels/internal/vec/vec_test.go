@@ -627,3 +627,38 @@ func BenchmarkAdam(b *testing.B) {
 		}
 	})
 }
+
+// TestAllFinite puts each special value at every position of slices of
+// every length up to 40 (so in the vector body and in the tail) and checks
+// AllFinite against AllFiniteGo; the largest finite values, −0 and
+// denormals are finite.
+func TestAllFinite(t *testing.T) {
+	finite := []float32{0, float32(math.Copysign(0, -1)), math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 1e-40, -3.5}
+	bad := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x7fc0cae5), math.Float32frombits(0xff800001)}
+	for n := 0; n <= 40; n++ {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = finite[i%len(finite)]
+		}
+		if !AllFinite(x) || !AllFiniteGo(x) {
+			t.Fatalf("n=%d: finite values reported non-finite", n)
+		}
+		for i := 0; i < n; i++ {
+			for _, b := range bad {
+				y := clone(x)
+				y[i] = b
+				if AllFinite(y) || AllFiniteGo(y) {
+					t.Fatalf("n=%d: %v at %d not found", n, b, i)
+				}
+			}
+		}
+	}
+	big := make([]float32, 1<<20+3)
+	if !AllFinite(big) {
+		t.Fatal("zeros reported non-finite")
+	}
+	big[1<<19+5] = float32(math.Inf(1))
+	if AllFinite(big) {
+		t.Fatal("+Inf in a long slice not found")
+	}
+}
