@@ -87,19 +87,53 @@ type sharded struct {
 // newSharded builds S shard VMs for a batch whose inputs are the backing
 // arrays of mc (x, mask, 1/n, noise): each shard reads its rows of them in
 // place.
-func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, error) {
-	sh := &sharded{pool: newPool(workers)}
-	d := p.Spec.Arch[0]
+func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (sh *sharded, err error) {
+	models, plans, err := planShards(p, batch, S)
+	if err != nil {
+		return nil, err
+	}
+	selectGathered(models, plans)
+	gather, into := gatherBuffers(mc, models, plans)
+
+	sh = &sharded{pool: newPool(workers)}
+	defer func() {
+		if err != nil {
+			sh.close()
+		}
+	}()
+	params := map[*G.Node][]float32{}
+	for j, n := range models[0].Learnables {
+		params[n] = p.Tensors[j].Data().([]float32)
+	}
+	shared, err := sh.buildPrologue(models[0], plans[0], params, workers)
+	if err != nil {
+		return nil, err
+	}
+	if err := sh.buildShards(mc, p, models, plans, shared, into, batch); err != nil {
+		return nil, err
+	}
+	if err := sh.buildEpilogue(plans, params, shared, gather, workers); err != nil {
+		return nil, err
+	}
+	if err := sh.findGrads(plans[0]); err != nil {
+		return nil, err
+	}
+	sh.buildReduce(workers)
+	return sh, nil
+}
+
+// planShards builds the S shards' graphs and plans their steps.
+func planShards(p *graph.Params, batch, S int) ([]*graph.Model, []splitPlan, error) {
 	models := make([]*graph.Model, S)
 	plans := make([]splitPlan, S)
 	for i := range models {
 		lo, hi := batch*i/S, batch*(i+1)/S
 		var err error
 		if models[i], err = graph.Build(p, hi-lo, graph.Options{Grad: true}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if plans[i], err = planSplit(models[i]); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if !plansAlike(plans) { // never seen: the graphs are built alike
@@ -107,23 +141,23 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 			plans[i] = splitPlan{boundary: slices.Clone(m.Grads)}
 		}
 	}
+	return models, plans, nil
+}
 
-	// Gather only the products whose sum over the shards would cost much:
-	// large outputs from few rows per shard. Otherwise each shard's own
-	// product and one sum of the shards' are faster than the whole batch's
-	// product on one core.
-	keep := func(n *G.Node) bool {
-		mm, _ := graph.MatMulOf(n.Op())
-		return mm.M*mm.N >= gatherMinOut && mm.K < gatherMaxRows
-	}
-	keeps := make([]bool, len(plans[0].gathered))
+// selectGathered keeps gathered only the products whose sum over the
+// shards would cost much: large outputs from few rows per shard. The
+// others the shards compute themselves, and the step sums them: that is
+// faster than the whole batch's product on one core.
+func selectGathered(models []*graph.Model, plans []splitPlan) {
+	keep := make([]bool, len(plans[0].gathered))
 	for j, n := range plans[0].gathered {
-		keeps[j] = keep(n)
+		mm, _ := graph.MatMulOf(n.Op())
+		keep[j] = mm.M*mm.N >= gatherMinOut && mm.K < gatherMaxRows
 	}
 	for i, m := range models {
 		var kept, ops []*G.Node
 		for j, n := range plans[i].gathered {
-			if !keeps[j] {
+			if !keep[j] {
 				plans[i].boundary = append(plans[i].boundary, n)
 				continue
 			}
@@ -136,11 +170,15 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 		}
 		plans[i].gathered, plans[i].gatherOps = kept, ops
 	}
+}
 
-	// The gathered products' operands: one buffer over the whole batch
-	// each, shard s writing (or, for the samples, reading) its rows.
-	gather := make([][]float32, len(plans[0].gatherOps))
-	into := make([]map[*G.Node][]float32, S)
+// gatherBuffers makes one buffer over the whole batch for each operand of
+// the gathered products, shard i writing (or, for the samples, reading)
+// its rows: into[i] gives shard i's nodes their part. An operand that is
+// another input (never seen) turns gathering off.
+func gatherBuffers(mc *machine, models []*graph.Model, plans []splitPlan) (gather [][]float32, into []map[*G.Node][]float32) {
+	gather = make([][]float32, len(plans[0].gatherOps))
+	into = make([]map[*G.Node][]float32, len(plans))
 	for i := range into {
 		into[i] = map[*G.Node][]float32{}
 	}
@@ -149,9 +187,12 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 			gather[j] = mc.xs // its shards' rows, in order, by construction
 			continue
 		}
-		if n0.Op() == nil { // another input: not worth a case of its own
-			gather = nil
-			break
+		if n0.Op() == nil {
+			for i := range plans {
+				plans[i].boundary = append(plans[i].boundary, plans[i].gathered...)
+				plans[i].gathered, plans[i].gatherOps, into[i] = nil, nil, nil
+			}
+			return nil, into
 		}
 		size := 0
 		for i := range plans {
@@ -165,29 +206,32 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 			off += n.Shape().TotalSize()
 		}
 	}
-	if gather == nil {
-		for i := range plans {
-			plans[i].boundary = append(plans[i].boundary, plans[i].gathered...)
-			plans[i].gathered, plans[i].gatherOps, into[i] = nil, nil, nil
-		}
-	}
+	return gather, into
+}
 
-	params := map[*G.Node][]float32{}
-	for j, n := range models[0].Learnables {
-		params[n] = p.Tensors[j].Data().([]float32)
+// buildPrologue plans the VM of the parameter-only nodes over all workers
+// and returns their buffers (shard 0's nodes).
+func (sh *sharded) buildPrologue(m *graph.Model, plan splitPlan, params map[*G.Node][]float32, workers int) (map[*G.Node][]float32, error) {
+	shared := map[*G.Node][]float32{}
+	if len(plan.frontier) == 0 {
+		return shared, nil
 	}
-	shared := map[*G.Node][]float32{} // shard 0's frontier nodes, from the prologue
-	if len(plans[0].frontier) > 0 {
-		vm, err := newCPUVM(models[0].Graph, plans[0].frontier, params, workers)
-		if err != nil {
-			return nil, err
-		}
-		sh.prologue = vm
-		for _, n := range plans[0].frontier {
-			shared[n], _ = vm.value(n)
-		}
+	vm, err := newCPUVM(m.Graph, plan.frontier, params, workers)
+	if err != nil {
+		return nil, err
 	}
+	sh.prologue = vm
+	for _, n := range plan.frontier {
+		shared[n], _ = vm.value(n)
+	}
+	return shared, nil
+}
 
+// buildShards plans one single-worker VM per shard, over its rows of the
+// inputs, the prologue's values and the gathered operands' buffers, and
+// the tasks that run them, one per worker.
+func (sh *sharded) buildShards(mc *machine, p *graph.Params, models []*graph.Model, plans []splitPlan, shared map[*G.Node][]float32, into []map[*G.Node][]float32, batch int) error {
+	S, d := len(models), p.Spec.Arch[0]
 	for i, m := range models {
 		lo, hi := batch*i/S, batch*(i+1)/S
 		bind := map[*G.Node][]float32{
@@ -209,7 +253,7 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 		targets = append(targets, plans[i].boundary...)
 		vm, err := newCPUVMInto(m.Graph, append(targets, plans[i].gatherOps...), bind, into[i], 1)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		s := &shard{m: m, vm: vm, lo: lo, hi: hi}
 		for _, n := range plans[i].boundary {
@@ -222,51 +266,63 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 			s.vm.run()
 		})
 	}
+	return nil
+}
 
-	// The epilogue reads shard 0's (summed) boundary values and the
-	// prologue's values, and computes the linear tail.
+// buildEpilogue plans the VM that, after the sum, computes the gathered
+// products over the whole batch and the linear tail, from shard 0's
+// (summed) boundary values, the prologue's values and the parameters.
+func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][]float32, gather [][]float32, workers int) error {
 	s0, plan := sh.shards[0], plans[0]
-	if len(plan.epilogue) > 0 || len(plan.gathered) > 0 {
-		vm := &cpuVM{buf: map[*G.Node][]float32{}, pool: sh.pool}
-		for n, b := range params {
-			vm.buf[n] = b
-		}
-		for n, b := range shared {
-			vm.buf[n] = b
-		}
-		for k, n := range plan.boundary {
-			vm.buf[n] = s0.sums[k]
-		}
-		// The gathered products are whole single-threaded products, as
-		// many at once as there are workers (split in halves, a product
-		// runs slower), each worker taking the largest left.
-		var jobs []func()
-		var flops []int
-		for j, n := range plan.gathered {
-			mm, _ := graph.MatMulOf(n.Op())
-			mm.K = 0
-			for i := range plans {
-				k, _ := graph.MatMulOf(plans[i].gathered[j].Op())
-				mm.K += k.K
-			}
-			kids := children(s0.m.Graph, n)
-			a, b := gather[slices.Index(plan.gatherOps, kids[0])], gather[slices.Index(plan.gatherOps, kids[1])]
-			out := make([]float32, mm.M*mm.N)
-			vm.buf[n] = out
-			jobs = append(jobs, func() { kernels.MatMul(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB) })
-			flops = append(flops, mm.M*mm.N*mm.K)
-		}
-		sh.gathered = len(jobs)
-		if len(jobs) > 0 {
-			vm.prog = append(vm.prog, instr{node: plan.gathered[0], tasks: schedule(jobs, flops, workers)})
-		}
-		for _, n := range plan.epilogue {
-			if err := vm.plan(n, children(s0.m.Graph, n), nil); err != nil {
-				return nil, err
-			}
-		}
-		sh.epilogue = vm
+	if len(plan.epilogue) == 0 && len(plan.gathered) == 0 {
+		return nil
 	}
+	vm := &cpuVM{buf: map[*G.Node][]float32{}, pool: sh.pool}
+	for n, b := range params {
+		vm.buf[n] = b
+	}
+	for n, b := range shared {
+		vm.buf[n] = b
+	}
+	for k, n := range plan.boundary {
+		vm.buf[n] = s0.sums[k]
+	}
+	// The gathered products are whole single-threaded products, as many
+	// at once as there are workers (split in halves, a product runs
+	// slower), each worker taking the largest left.
+	var jobs []func()
+	var flops []int
+	for j, n := range plan.gathered {
+		mm, _ := graph.MatMulOf(n.Op())
+		mm.K = 0
+		for i := range plans {
+			k, _ := graph.MatMulOf(plans[i].gathered[j].Op())
+			mm.K += k.K
+		}
+		kids := children(s0.m.Graph, n)
+		a, b := gather[slices.Index(plan.gatherOps, kids[0])], gather[slices.Index(plan.gatherOps, kids[1])]
+		out := make([]float32, mm.M*mm.N)
+		vm.buf[n] = out
+		jobs = append(jobs, func() { kernels.MatMul(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB) })
+		flops = append(flops, mm.M*mm.N*mm.K)
+	}
+	sh.gathered = len(jobs)
+	if len(jobs) > 0 {
+		vm.prog = append(vm.prog, instr{node: plan.gathered[0], tasks: schedule(jobs, flops, workers)})
+	}
+	for _, n := range plan.epilogue {
+		if err := vm.plan(n, children(s0.m.Graph, n), nil); err != nil {
+			return err
+		}
+	}
+	sh.epilogue = vm
+	return nil
+}
+
+// findGrads points grads at the buffers that hold the summed gradients:
+// the epilogue's, or shard 0's summed boundary values.
+func (sh *sharded) findGrads(plan splitPlan) error {
+	s0 := sh.shards[0]
 	for _, g := range s0.m.Grads {
 		if sh.epilogue != nil {
 			if b, ok := sh.epilogue.value(g); ok {
@@ -276,11 +332,17 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 		}
 		k := slices.Index(plan.boundary, g)
 		if k < 0 {
-			return nil, fmt.Errorf("engine: gradient %v is neither summed nor computed after the sum", g)
+			return fmt.Errorf("engine: gradient %v is neither summed nor computed after the sum", g)
 		}
 		sh.grads = append(sh.grads, s0.sums[k])
 	}
+	return nil
+}
 
+// buildReduce makes the sum's tasks, one per worker: a slice of every
+// boundary value, the other shards' added into shard 0's.
+func (sh *sharded) buildReduce(workers int) {
+	s0 := sh.shards[0]
 	for w := 0; w < workers; w++ {
 		sh.reduce = append(sh.reduce, func() {
 			for k, dst := range s0.sums {
@@ -296,7 +358,6 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (*sharded, 
 			}
 		})
 	}
-	return sh, nil
 }
 
 // step runs the prologue, every shard on its rows of idx of s, the sum of
