@@ -74,6 +74,7 @@ type sharded struct {
 	prologue *cpuVM // or nil
 	epilogue *cpuVM // or nil
 	gathered int    // the number of products the epilogue computes over the whole batch
+	fused    int    // how many of them it adds into a sum's other operand
 	pool     *pool
 	run      []func() // one per shard: fill its rows, run its VM
 	reduce   []func() // one per worker: sum a slice of every boundary value into shard 0's
@@ -287,6 +288,57 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 	for k, n := range plan.boundary {
 		vm.buf[n] = s0.sums[k]
 	}
+	// The epilogue's nodes that do not depend on a gathered product run
+	// first ("pre"), so that a gathered product read only by a sum a + P
+	// with a computed before it can be added into a's buffer (fused),
+	// saving the sum's pass over a weight-sized array.
+	isGathered := map[*G.Node]bool{}
+	for _, n := range plan.gathered {
+		isGathered[n] = true
+	}
+	users := map[*G.Node][]*G.Node{}
+	afterGather := map[*G.Node]bool{}
+	for _, n := range plan.epilogue {
+		for _, k := range children(s0.m.Graph, n) {
+			users[k] = append(users[k], n)
+			afterGather[n] = afterGather[n] || isGathered[k] || afterGather[k]
+		}
+	}
+	isGrad := map[*G.Node]bool{}
+	for _, g := range s0.m.Grads {
+		isGrad[g] = true
+	}
+	fusedInto := map[*G.Node]*G.Node{} // gathered product → the sum it is added into
+	for _, g := range plan.gathered {
+		if len(users[g]) != 1 || isGrad[g] {
+			continue
+		}
+		u := users[g][0]
+		kids := children(s0.m.Graph, u)
+		if len(kids) != 2 || !isSum(u) {
+			continue
+		}
+		a := kids[0]
+		if a == g {
+			a = kids[1]
+		}
+		if a == g || isGathered[a] || afterGather[a] || isGrad[a] || len(users[a]) != 1 || !slices.Contains(plan.epilogue, a) {
+			continue
+		}
+		fusedInto[g] = u
+	}
+	fusedSum := map[*G.Node]bool{}
+	for _, u := range fusedInto {
+		fusedSum[u] = true
+	}
+	for _, n := range plan.epilogue {
+		if !afterGather[n] {
+			if err := vm.plan(n, children(s0.m.Graph, n), nil); err != nil {
+				return err
+			}
+		}
+	}
+
 	// The gathered products are whole single-threaded products, as many
 	// at once as there are workers (split in halves, a product runs
 	// slower), each worker taking the largest left.
@@ -301,18 +353,31 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 		}
 		kids := children(s0.m.Graph, n)
 		a, b := gather[slices.Index(plan.gatherOps, kids[0])], gather[slices.Index(plan.gatherOps, kids[1])]
-		out := make([]float32, mm.M*mm.N)
-		vm.buf[n] = out
-		jobs = append(jobs, func() { kernels.MatMul(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB) })
+		if u, ok := fusedInto[n]; ok {
+			uk := children(s0.m.Graph, u)
+			other := uk[0]
+			if other == n {
+				other = uk[1]
+			}
+			out := vm.buf[other] // computed before the products; u is its only reader
+			vm.buf[u] = out
+			jobs = append(jobs, func() { kernels.MatMulAcc(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB) })
+		} else {
+			out := make([]float32, mm.M*mm.N)
+			vm.buf[n] = out
+			jobs = append(jobs, func() { kernels.MatMul(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB) })
+		}
 		flops = append(flops, mm.M*mm.N*mm.K)
 	}
-	sh.gathered = len(jobs)
+	sh.gathered, sh.fused = len(jobs), len(fusedInto)
 	if len(jobs) > 0 {
 		vm.prog = append(vm.prog, instr{node: plan.gathered[0], tasks: schedule(jobs, flops, workers)})
 	}
 	for _, n := range plan.epilogue {
-		if err := vm.plan(n, children(s0.m.Graph, n), nil); err != nil {
-			return err
+		if afterGather[n] && !fusedSum[n] {
+			if err := vm.plan(n, children(s0.m.Graph, n), nil); err != nil {
+				return err
+			}
 		}
 	}
 	sh.epilogue = vm
@@ -644,4 +709,14 @@ func schedule(jobs []func(), cost []int, workers int) []func() {
 		}
 	}
 	return tasks
+}
+
+// isSum reports whether n adds its two operands: gorgonia's gradient sum
+// or graph's add.
+func isSum(n *G.Node) bool {
+	if info, ok := graph.Info(n.Op()); ok {
+		return info.Name == "add"
+	}
+	f := strings.Fields(n.Op().String())
+	return len(f) > 0 && f[0] == "+"
 }

@@ -73,6 +73,31 @@ const SerialTileM, SerialTileN = 64, 128
 // the same storage conventions; blocks are independent, so several can run
 // at once.
 func MatMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 int) {
+	matMulTile(c, a, b, m, n, k, ta, tb, i0, i1, j0, j1, 0)
+}
+
+// MatMulAcc is MatMul added to c: c += op(a)·op(b).
+func MatMulAcc[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
+	if len(c) != m*n || len(a) != m*k || len(b) != k*n {
+		panic("kernels: MatMulAcc: wrong lengths")
+	}
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	if BLAS == "gonum" { // serial tiles, as in MatMul
+		for i0 := 0; i0 < m; i0 += SerialTileM {
+			for j0 := 0; j0 < n; j0 += SerialTileN {
+				matMulTile(c, a, b, m, n, k, ta, tb, i0, min(i0+SerialTileM, m), j0, min(j0+SerialTileN, n), 1)
+			}
+		}
+		return
+	}
+	matMulTile(c, a, b, m, n, k, ta, tb, 0, m, 0, n, 1)
+}
+
+// matMulTile is MatMulTile with C's block scaled by beta (0 or 1) before
+// the product is added.
+func matMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 int, beta T) {
 	if len(c) != m*n || len(a) != m*k || len(b) != k*n || i0 < 0 || i1 > m || j0 < 0 || j1 > n || i0 > i1 || j0 > j1 {
 		panic("kernels: MatMulTile: wrong lengths or block")
 	}
@@ -82,8 +107,10 @@ func MatMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 i
 	}
 	cs := c[i0*n+j0:]
 	if k == 0 {
-		for i := 0; i < mt; i++ {
-			clear(cs[i*n : i*n+nt])
+		if beta == 0 {
+			for i := 0; i < mt; i++ {
+				clear(cs[i*n : i*n+nt])
+			}
 		}
 		return
 	}
@@ -102,8 +129,8 @@ func MatMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 i
 	}
 	switch cs := any(cs).(type) {
 	case []float32:
-		blas32.Implementation().Sgemm(tA, tB, mt, nt, k, 1, any(as).([]float32), lda, any(bs).([]float32), ldb, 0, cs, n)
+		blas32.Implementation().Sgemm(tA, tB, mt, nt, k, 1, any(as).([]float32), lda, any(bs).([]float32), ldb, float32(beta), cs, n)
 	case []float64:
-		blas64.Implementation().Dgemm(tA, tB, mt, nt, k, 1, any(as).([]float64), lda, any(bs).([]float64), ldb, 0, cs, n)
+		blas64.Implementation().Dgemm(tA, tB, mt, nt, k, 1, any(as).([]float64), lda, any(bs).([]float64), ldb, float64(beta), cs, n)
 	}
 }

@@ -35,6 +35,14 @@ func TestMatMulMatchesReference(t *testing.T) {
 					MatMulTile(tiled, a, b, m, n, k, ta, tb, i0, min(i0+17, m), j0, min(j0+29, n))
 				}
 			}
+			acc := make([]float64, m*n) // c0 + the product, c0[i] = i
+			for i := range acc {
+				acc[i] = float64(i)
+			}
+			MatMulAcc(acc, a, b, m, n, k, ta, tb)
+			for i := range acc {
+				acc[i] -= float64(i)
+			}
 			mag := make([]float64, m*n)
 			MatMulRef(mag, abs(a), abs(b), m, n, k, ta, tb)
 			a32, b32 := to32(a), to32(b)
@@ -43,6 +51,9 @@ func TestMatMulMatchesReference(t *testing.T) {
 			for i := range want {
 				if math.Abs(got[i]-want[i]) > 1e-12*math.Max(1, mag[i]) {
 					t.Fatalf("%v ta=%v tb=%v MatMul[%d]: got %v, want %v", sz, ta, tb, i, got[i], want[i])
+				}
+				if math.Abs(acc[i]-want[i]) > 1e-12*math.Max(float64(m*n), mag[i]) {
+					t.Fatalf("%v ta=%v tb=%v MatMulAcc[%d]: got c0+%v, want c0+%v", sz, ta, tb, i, acc[i], want[i])
 				}
 				if math.Abs(tiled[i]-want[i]) > 1e-12*math.Max(1, mag[i]) {
 					t.Fatalf("%v ta=%v tb=%v MatMulTile[%d]: got %v, want %v", sz, ta, tb, i, tiled[i], want[i])
