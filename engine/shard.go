@@ -31,7 +31,11 @@ import (
 //   - the epilogue, once, from those sums: the gradient's tail that is
 //     linear in them with parameter-only coefficients (the penalty's
 //     ∂W = 2·W·diag(c) or 2·W₁·∂G, and the sums of a weight's gradient
-//     contributions), so that it is computed once, not once per shard.
+//     contributions), so that it is computed once, not once per shard;
+//     and, where few rows per shard would make summing the shards' own
+//     products cost much, the big weight gradients Xᵀ·δ over the whole
+//     batch, one whole product per core, added straight into the sum
+//     they feed where that sum's other operand is ready first.
 //
 // A sum over the shards rounds differently from one VM's sum over the
 // batch: a run is bit-for-bit reproducible for a given number of workers
