@@ -61,7 +61,7 @@ func newParallelAdam(a *Adam, grads [][]float32, workers int) *parallelAdam {
 			pa.bad[w] = -1
 			for i, g := range grads {
 				lo, hi := len(g)*w/workers, len(g)*(w+1)/workers
-				if !finiteSlice(g[lo:hi]) {
+				if !kernels.AllFinite(g[lo:hi]) {
 					pa.bad[w] = i
 					return
 				}

@@ -5,7 +5,6 @@ package engine
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/caetrain/caetrain/graph"
 	"github.com/caetrain/caetrain/kernels"
@@ -418,11 +417,7 @@ func (sh *sharded) buildReduce(workers int) {
 				lo, hi := len(dst)*w/workers, len(dst)*(w+1)/workers
 				dst := dst[lo:hi]
 				for _, o := range sh.shards[1:] {
-					src := o.sums[k][lo:hi]
-					src = src[:len(dst)]
-					for i, v := range src {
-						dst[i] += v
-					}
+					kernels.Add(dst, dst, o.sums[k][lo:hi])
 				}
 			}
 		})
@@ -627,8 +622,7 @@ func linearInBatch(n *G.Node, kids []*G.Node, paramOnly map[*G.Node]bool) bool {
 	}
 	info, isKernel := graph.Info(n.Op())
 	if !isKernel { // gorgonia's gradient sum a + b: linear when both vary
-		f := strings.Fields(n.Op().String())
-		return len(f) > 0 && f[0] == "+" && len(kids) == 2 && batchKids == 2
+		return isGradSum(n.Op()) && len(kids) == 2 && batchKids == 2
 	}
 	switch info.Name {
 	case "add":
@@ -721,6 +715,5 @@ func isSum(n *G.Node) bool {
 	if info, ok := graph.Info(n.Op()); ok {
 		return info.Name == "add"
 	}
-	f := strings.Fields(n.Op().String())
-	return len(f) > 0 && f[0] == "+"
+	return isGradSum(n.Op())
 }

@@ -270,7 +270,7 @@ func (t *Trainer) Step(s Samples, idx []int) (StepResult, error) {
 		bad = pa.nonFinite(mc.pool())
 	} else {
 		for i, g := range grads {
-			if !finiteSlice(g) {
+			if !kernels.AllFinite(g) {
 				bad = i
 				break
 			}
@@ -304,8 +304,6 @@ func (t *Trainer) parallelAdam(grads [][]float32) *parallelAdam {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
-func finiteSlice(g []float32) bool { return kernels.AllFinite(g) }
 
 func zeroAll(gs [][]float32) {
 	for _, g := range gs {

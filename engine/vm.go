@@ -162,7 +162,7 @@ func (vm *cpuVM) plan(n *G.Node, kids []*G.Node, bind map[*G.Node][]float32) err
 	if !ok {
 		// gorgonia.Grad sums a node's gradients with its own element-wise
 		// addition.
-		if f := strings.Fields(op.String()); len(f) == 0 || f[0] != "+" || len(kids) != 2 || !kids[0].Shape().Eq(n.Shape()) || !kids[1].Shape().Eq(n.Shape()) {
+		if !isGradSum(op) || len(kids) != 2 || !kids[0].Shape().Eq(n.Shape()) || !kids[1].Shape().Eq(n.Shape()) {
 			return fmt.Errorf("engine: the CPU VM has no kernel for %v (op %v)", n, op)
 		}
 		run = addKernel
@@ -307,6 +307,14 @@ func matmulTasks(mm graph.MatMulShape, out []float32, in [][]float32, workers in
 }
 
 func addKernel(out []float32, in [][]float32) { kernels.Add(out, in[0], in[1]) }
+
+// isGradSum reports whether op is the element-wise addition gorgonia.Grad
+// inserts to sum a node's gradients (the one Gorgonia op a graph of
+// caetrain's kernel ops holds), recognised by its String.
+func isGradSum(op G.Op) bool {
+	f := strings.Fields(op.String())
+	return len(f) > 0 && f[0] == "+"
+}
 
 // run executes the program once.
 func (vm *cpuVM) run() {

@@ -7,7 +7,6 @@ package engine
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/caetrain/caetrain/graph"
 	"github.com/caetrain/caetrain/kernels"
@@ -215,7 +214,7 @@ func (vm *gpuVM) launcher(op G.Op, out kernels.Buf, in []kernels.Buf) (func() er
 	info, ok := graph.Info(op)
 	if !ok {
 		// gorgonia.Grad sums a node's gradients with its own addition.
-		if f := strings.Fields(op.String()); len(f) > 0 && f[0] == "+" && len(in) == 2 {
+		if isGradSum(op) && len(in) == 2 {
 			return func() error { return d.Add(out, in[0], in[1]) }, nil
 		}
 		return nil, fmt.Errorf("no CUDA kernel for op %v", op)

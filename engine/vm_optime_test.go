@@ -16,41 +16,10 @@ import (
 
 // TestVMOpTimes prints where one training step's time goes, op by op,
 // when CAETRAIN_OPTIMES names a preset or sig1000 and a batch (e.g.
-// rifai:1024). For profiling
-// only; it asserts nothing and is skipped otherwise.
+// rifai:1024). For profiling only; it asserts nothing and is skipped
+// otherwise.
 func TestVMOpTimes(t *testing.T) {
-	spec := os.Getenv("CAETRAIN_OPTIMES")
-	if spec == "" {
-		t.Skip("set CAETRAIN_OPTIMES=preset:batch")
-	}
-	var preset string
-	var batch int
-	fmt.Sscanf(spec, "%s", &preset)
-	for i := range preset {
-		if preset[i] == ':' {
-			fmt.Sscanf(preset[i+1:], "%d", &batch)
-			preset = preset[:i]
-			break
-		}
-	}
-	name := preset
-	if preset == "sig1000" { // bench's config (2): rifai untied, SSE
-		preset = "rifai"
-	}
-	p, err := LookupPreset(preset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := p.Config
-	if name == "sig1000" {
-		c.Spec = graph.Spec{Arch: []int{784, 1000}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Loss: graph.SSE, Lambda: 0.1}
-	}
-	c.Batch = batch
-	tr, err := NewTrainer(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr, name, batch := optimesTrainer(t)
 	data := synth(batch*2, 784, 1)
 	idx := make([]int, batch)
 	for i := range idx {
@@ -126,30 +95,7 @@ func TestVMOpTimes(t *testing.T) {
 // take (prologue, shards, sum, epilogue, then the Adam update), when
 // CAETRAIN_OPTIMES names a preset and batch as for TestVMOpTimes.
 func TestStepPhaseTimes(t *testing.T) {
-	spec := os.Getenv("CAETRAIN_OPTIMES")
-	if spec == "" {
-		t.Skip("set CAETRAIN_OPTIMES=preset:batch")
-	}
-	name, batch, _ := strings.Cut(spec, ":")
-	b, _ := strconv.Atoi(batch)
-	preset := name
-	if name == "sig1000" {
-		preset = "rifai"
-	}
-	p, err := LookupPreset(preset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := p.Config
-	c.Batch = b
-	if name == "sig1000" {
-		c.Spec = graph.Spec{Arch: []int{784, 1000}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Loss: graph.SSE, Lambda: 0.1}
-	}
-	tr, err := NewTrainer(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr, name, b := optimesTrainer(t)
 	sh := tr.train.shards
 	if sh == nil {
 		t.Skip("not data-parallel here")
@@ -204,4 +150,37 @@ func TestStepPhaseTimes(t *testing.T) {
 	t.Logf("alone: gradient check %.2f ms, Adam %.2f ms", ms(check), ms(adam))
 	t.Logf("%s b%d, %d shards: Trainer.Step %.2f ms = prologue %.2f + shards %.2f + sum %.2f + epilogue %.2f + the rest (Adam, checks) %.2f",
 		name, b, len(sh.shards), ms(whole), ms(pro), ms(run), ms(red), ms(epi), ms(whole-pro-run-red-epi))
+}
+
+// optimesTrainer is the trainer CAETRAIN_OPTIMES asks for ("preset:batch",
+// the preset also sig1000, bench's config (2): rifai untied with SSE),
+// closed when the test ends; it skips the test when the variable is unset.
+func optimesTrainer(t *testing.T) (tr *Trainer, name string, batch int) {
+	spec := os.Getenv("CAETRAIN_OPTIMES")
+	if spec == "" {
+		t.Skip("set CAETRAIN_OPTIMES=preset:batch")
+	}
+	name, bs, _ := strings.Cut(spec, ":")
+	batch, err := strconv.Atoi(bs)
+	if err != nil || batch < 1 {
+		t.Fatalf("CAETRAIN_OPTIMES=%q: want preset:batch", spec)
+	}
+	preset := name
+	if name == "sig1000" {
+		preset = "rifai"
+	}
+	p, err := LookupPreset(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Config
+	c.Batch = batch
+	if name == "sig1000" {
+		c.Spec = graph.Spec{Arch: []int{784, 1000}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Loss: graph.SSE, Lambda: 0.1}
+	}
+	if tr, err = NewTrainer(c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	return tr, name, batch
 }

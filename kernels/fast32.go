@@ -143,8 +143,8 @@ func colSum32(out, x []float32, rows, n int) {
 	}
 }
 
-// dot64 is Σ a[i]·b[i] accumulated in float64.
-func dot64(a, b []float32) float64 {
+// dot64 is Σ a[i]·b[i] accumulated in float64, over four partial sums.
+func dot64[T Float](a, b []T) float64 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float64
 	i := 0

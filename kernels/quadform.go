@@ -275,7 +275,7 @@ func cholesky[T Float](l, g []T, C int) bool {
 func choleskyIn[T Float](l, g []T, C int) bool {
 	for j := 0; j < C; j++ {
 		lj := l[j*C : j*C+j]
-		s := float64(g[j*C+j]) - cholDot(lj, lj)
+		s := float64(g[j*C+j]) - dot64(lj, lj)
 		if !(s > 0) || math.IsInf(s, 1) {
 			return false
 		}
@@ -283,29 +283,11 @@ func choleskyIn[T Float](l, g []T, C int) bool {
 		l[j*C+j] = T(d)
 		r := 1 / d
 		for i := j + 1; i < C; i++ {
-			s := (float64(g[i*C+j])+float64(g[j*C+i]))/2 - cholDot(l[i*C:i*C+j], lj)
+			s := (float64(g[i*C+j])+float64(g[j*C+i]))/2 - dot64(l[i*C:i*C+j], lj)
 			l[i*C+j] = T(s * r)
 		}
 	}
 	return true
-}
-
-// cholDot is Σ x[i]·y[i] in float64, in four partial sums.
-func cholDot[T Float](x, y []T) float64 {
-	y = y[:len(x)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i < len(x)-3; i += 4 {
-		x4, y4 := x[i:i+4:i+4], y[i:i+4:i+4]
-		s0 += float64(x4[0]) * float64(y4[0])
-		s1 += float64(x4[1]) * float64(y4[1])
-		s2 += float64(x4[2]) * float64(y4[2])
-		s3 += float64(x4[3]) * float64(y4[3])
-	}
-	for ; i < len(x); i++ {
-		s0 += float64(x[i]) * float64(y[i])
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // trmmLower is b = b·L for b [m, n] and the lower triangle L of l [n, n].
