@@ -29,7 +29,8 @@ var (
 // compare them: go test -bench . ./bench -args -vm=gorgonia.
 var vmFlag = flag.String("vm", "", "engine CPU VM: "+engine.FastVM+" (the default) or "+engine.GorgoniaVM)
 
-// TestMain prints the build's BLAS and the VM as configuration lines
+// TestMain prints the build's BLAS, what runs float32 products
+// (kernels.Sgemm) and the VM as configuration lines
 // ("key: value"), which benchstat reads like goos and cpu.
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 	if vm == "" {
 		vm = engine.FastVM + " (default)"
 	}
-	fmt.Printf("caetrain-blas: %s\ncaetrain-vm: %s\n", kernels.BLAS, vm)
+	fmt.Printf("caetrain-blas: %s\ncaetrain-sgemm: %s\ncaetrain-vm: %s\n", kernels.BLAS, kernels.Sgemm, vm)
 	os.Exit(m.Run())
 }
 
@@ -313,27 +314,35 @@ func BenchmarkEval(b *testing.B) {
 	})
 }
 
-// BenchmarkSgemm times blas32.Gemm, C = A·B with A [m,k] and B [k,n], on
-// one goroutine's call: gonum's pure-Go SGEMM in the default build, and
-// OpenBLAS (as the engine configures it, one thread per call) in a build
-// with -tags openblas, which makes kernels route blas32 there. compare.sh
+// BenchmarkSgemm times C = A·B with A [m,k] and B [k,n] on one goroutine,
+// two ways: blas32.Gemm (<blas>/…: gonum's pure-Go SGEMM in the default
+// build, OpenBLAS, as the engine configures it, one thread per call, with
+// -tags openblas), and kernels.MatMul (matmul-<sgemm>/…: what the engine
+// calls, caetrain's own gemm where kernels.Sgemm is "avx2"). compare.sh
 // measures the machine's best SGEMM, OpenBLAS's on all cores, through
 // torch_cae.py --sgemm.
 func BenchmarkSgemm(b *testing.B) {
 	for _, sz := range [][3]int{{1024, 1024, 1024}, {128, 784, 1000}, {1024, 784, 1000}} {
 		m, k, n := sz[0], sz[1], sz[2]
-		b.Run(fmt.Sprintf("%s/%dx%dx%d", kernels.BLAS, m, k, n), func(b *testing.B) {
-			mat := func(r, c int) blas32.General {
-				g := blas32.General{Rows: r, Cols: c, Stride: c, Data: make([]float32, r*c)}
-				for i := range g.Data {
-					g.Data[i] = float32(i%7) * 0.125
-				}
-				return g
+		mat := func(r, c int) blas32.General {
+			g := blas32.General{Rows: r, Cols: c, Stride: c, Data: make([]float32, r*c)}
+			for i := range g.Data {
+				g.Data[i] = float32(i%7) * 0.125
 			}
-			x, y, z := mat(m, k), mat(k, n), mat(m, n)
+			return g
+		}
+		x, y, z := mat(m, k), mat(k, n), mat(m, n)
+		b.Run(fmt.Sprintf("%s/%dx%dx%d", kernels.BLAS, m, k, n), func(b *testing.B) {
 			blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, x, y, 0, z)
 			for b.Loop() {
 				blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, x, y, 0, z)
+			}
+			b.ReportMetric(2*float64(m*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		b.Run(fmt.Sprintf("matmul-%s/%dx%dx%d", kernels.Sgemm, m, k, n), func(b *testing.B) {
+			kernels.MatMul(z.Data, x.Data, y.Data, m, n, k, false, false)
+			for b.Loop() {
+				kernels.MatMul(z.Data, x.Data, y.Data, m, n, k, false, false)
 			}
 			b.ReportMetric(2*float64(m*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

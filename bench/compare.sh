@@ -267,7 +267,7 @@ GO_INFO=$(grep '^caetrain-' "$OUT/go-config.txt" | sed 's/caetrain-//; s/: /=/' 
 {
 	echo "caetrain vs PyTorch, $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //') ×$NCPU cores"
 	echo "caetrain $REV, ${GO_INFO}tags=${GO_TAGS:-none}, $GOVERSION GOMAXPROCS=$NCPU; $TORCH_INFO; $ROUNDS rounds, medians"
-	echo "SGEMM 1024³: OpenBLAS via torch, all cores: $OB GFLOP/s = the machine's rate (cae % SGEMM is against it); caetrain's blas32, one call: $GONUM GFLOP/s"
+	echo "SGEMM 1024³: OpenBLAS via torch, all cores: $OB GFLOP/s = the machine's rate (cae % SGEMM is against it); caetrain's best single-call SGEMM (blas32 or kernels.MatMul): $GONUM GFLOP/s"
 } >"$OUT/meta.txt"
 echo "$OB" >"$OUT/sgemm-rate"
 echo "$CONFIGS" >"$OUT/configs"

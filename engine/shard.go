@@ -74,10 +74,12 @@ type shard struct {
 // sharded is the training machine's data-parallel form.
 type sharded struct {
 	shards   []*shard
-	prologue *cpuVM // or nil
-	epilogue *cpuVM // or nil
-	gathered int    // the number of products the epilogue computes over the whole batch
-	fused    int    // how many of them it adds into a sum's other operand
+	prologue *cpuVM   // or nil
+	epilogue *cpuVM   // or nil
+	packs    []func() // pack the shards' shared right operands (buildPacks)
+	packed   int      // how many operands packs packs
+	gathered int      // the number of products the epilogue computes over the whole batch
+	fused    int      // how many of them it adds into a sum's other operand
 	pool     *pool
 	run      []func() // one per shard: fill its rows, run its VM
 	reduce   []func() // one per worker: sum a slice of every boundary value into shard 0's
@@ -116,6 +118,7 @@ func newSharded(mc *machine, p *graph.Params, batch, S, workers int) (sh *sharde
 	if err := sh.buildShards(mc, p, models, plans, shared, into, batch); err != nil {
 		return nil, err
 	}
+	sh.buildPacks(params, shared, workers)
 	if err := sh.buildEpilogue(plans, params, shared, gather, workers); err != nil {
 		return nil, err
 	}
@@ -271,6 +274,59 @@ func (sh *sharded) buildShards(mc *machine, p *graph.Params, models []*graph.Mod
 		})
 	}
 	return nil
+}
+
+// buildPacks makes every shard's products by the transpose of a parameter
+// or a prologue value (a layer's weights on the right: δ·Wᵀ, or h·W₁ᵀ in
+// a tied decoder) read it packed by caetrain's gemm, packed once per step
+// for all shards, over the workers, after the prologue (kernels.PackedB):
+// a BLAS call would transpose it again for each shard. Untransposed
+// weights need no packing: the gemm reads their rows in place. Only where
+// kernels.Sgemm is caetrain's own.
+func (sh *sharded) buildPacks(params, shared map[*G.Node][]float32, workers int) {
+	if kernels.Sgemm != "avx2" {
+		return
+	}
+	operands := map[*float32]bool{}
+	for _, m := range []map[*G.Node][]float32{params, shared} {
+		for _, b := range m {
+			if len(b) > 0 {
+				operands[&b[0]] = true
+			}
+		}
+	}
+	type key struct {
+		b  *float32
+		tb bool
+	}
+	packs := map[key]*kernels.PackedB{}
+	var order []*kernels.PackedB
+	for _, s := range sh.shards {
+		for i := range s.vm.prog {
+			ins := &s.vm.prog[i]
+			mm, ok := graph.MatMulOf(ins.node.Op())
+			if !ok || !mm.TB || ins.tasks != nil || len(ins.in) != 2 {
+				continue
+			}
+			b := ins.in[1]
+			if len(b) != mm.K*mm.N || len(b) == 0 || !operands[&b[0]] {
+				continue
+			}
+			k := key{&b[0], mm.TB}
+			pb := packs[k]
+			if pb == nil {
+				pb = kernels.NewPackedB(b, mm.K, mm.N, mm.TB)
+				packs[k] = pb
+				order = append(order, pb)
+			}
+			m, ta := mm.M, mm.TA
+			ins.run = func(out []float32, in [][]float32) { kernels.MatMulPacked(out, in[0], m, ta, pb) }
+		}
+	}
+	for _, pb := range order {
+		sh.packs = append(sh.packs, pb.PackTasks(workers)...)
+	}
+	sh.packed = len(order)
 }
 
 // buildEpilogue plans the VM that, after the sum, computes the gathered
@@ -430,6 +486,9 @@ func (sh *sharded) step(s Samples, idx []int) {
 	sh.s, sh.idx = s, idx
 	if sh.prologue != nil {
 		sh.prologue.run()
+	}
+	if sh.packs != nil {
+		sh.pool.run(sh.packs)
 	}
 	sh.pool.run(sh.run)
 	sh.pool.run(sh.reduce)

@@ -178,7 +178,7 @@ func (vm *cpuVM) plan(n *G.Node, kids []*G.Node, bind map[*G.Node][]float32) err
 		ins.tasks = reduceTasks(mm.K, []int{m, n}, func(o []float32, in [][]float32, lo, hi int) {
 			kernels.MatMul(o, in[0], in[1], m, n, hi-lo, true, false)
 		}, out, in, vm.pool.workers)
-	case isMM && (kernels.BLAS != "openblas" || vm.pool.workers > 1 && size >= parallelMin):
+	case isMM && (!kernels.SerialProducts[float32]() || vm.pool.workers > 1 && size >= parallelMin):
 		// gonum's gemm starts goroutines (and allocates) for big
 		// products: always hand it tiles small enough to run serially.
 		ins.tasks = matmulTasks(mm, out, in, vm.pool.workers)
@@ -285,7 +285,7 @@ func matmulTasks(mm graph.MatMulShape, out []float32, in [][]float32, workers in
 			kernels.MatMulTile(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB, i0, i1, j0, j1)
 		})
 	}
-	if kernels.BLAS == "openblas" {
+	if kernels.SerialProducts[float32]() {
 		if mm.M >= mm.N {
 			for w := 0; w < workers; w++ {
 				tile(mm.M*w/workers, mm.M*(w+1)/workers, 0, mm.N)

@@ -11,7 +11,18 @@
 // Adam's update from kernels/internal/vec, AVX2/FMA assembly on amd64. The
 // float64 instantiation stays the plain reference the tests compare with.
 //
+// Matrix products (MatMul, MatMulAcc, MatMulTile) in float32 run caetrain's
+// own gemm (kernels/internal/gemm: packed blocks, an AVX2+FMA 6×16
+// microkernel) on CPUs with AVX2 and FMA, in every build: gonum's pure-Go
+// SGEMM, the default build's BLAS, is 4–8× slower, and OpenBLAS (-tags
+// openblas) is no faster and cannot share one packed copy of a weight
+// matrix between products (PackedB, MatMulPacked). float64 products, and
+// float32 on other CPUs, go to the build's BLAS (the BLAS constant);
+// CAETRAIN_SGEMM=blas in the environment sends float32 there too, for
+// comparisons (Sgemm says which runs).
+//
 // kernels is the leaf of caetrain's import graph: it imports nothing of the
-// project's but its own internal/vec. It panics only on caller bugs (mismatched lengths), with
-// messages that start with "kernels: ".
+// project's but its own internal packages (vec, gemm). It panics only on
+// caller bugs (mismatched lengths), with messages that start with
+// "kernels: ".
 package kernels

@@ -3,18 +3,21 @@
 package kernels
 
 import (
+	"github.com/caetrain/caetrain/kernels/internal/gemm"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
+	"os"
 )
 
 // MatMul is the matrix product c = op(a)·op(b), op(x) = xᵀ when its flag is
 // set. c: [m, n]; op(a): [m, k]; op(b): [k, n]; all row-major. a is stored
 // [m, k] ([k, m] when ta), b [k, n] ([n, k] when tb).
 //
-// It calls the BLAS gemm that gonum is set to use (gonum's own, pure Go
-// with assembly kernels, or OpenBLAS with -tags openblas), single-threaded
-// and without allocating; MatMulRef is its specification.
+// float32 products run caetrain's own gemm where Sgemm is "avx2"; others
+// call the BLAS gemm that gonum is set to use (gonum's own, pure Go with
+// assembly kernels, or OpenBLAS with -tags openblas). Single-threaded and
+// without allocating; MatMulRef is its specification.
 func MatMul[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 	if len(c) != m*n || len(a) != m*k || len(b) != k*n {
 		panic("kernels: MatMul: wrong lengths")
@@ -26,7 +29,7 @@ func MatMul[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 		clear(c)
 		return
 	}
-	if BLAS == "gonum" {
+	if !serial[T]() {
 		// gonum's gemm starts goroutines, and allocates, for products of
 		// four or more 64×64 blocks: hand it tiles it runs serially.
 		// Parallelism is the caller's (see engine's VM).
@@ -64,6 +67,40 @@ func MatMulRef[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 	}
 }
 
+// Sgemm names what runs float32 products: "avx2", caetrain's own packed
+// gemm with its AVX2+FMA kernel (kernels/internal/gemm), on CPUs that have
+// both; BLAS (gonum's or OpenBLAS's Sgemm) elsewhere.
+var Sgemm = sgemmName()
+
+func init() {
+	if v := os.Getenv("CAETRAIN_SGEMM"); v == "blas" {
+		Sgemm = BLAS
+	}
+}
+
+func sgemmName() string {
+	if gemm.Available {
+		return "avx2"
+	}
+	return BLAS
+}
+
+// SerialProducts reports whether MatMul and MatMulAcc run a product of
+// any size as one serial call that allocates nothing for T (OpenBLAS,
+// which caetrain sets to one thread, and caetrain's own gemm); if not
+// (gonum's gemm), callers that split products over workers should hand
+// MatMulTile blocks of at most SerialTileM×SerialTileN.
+func SerialProducts[T Float]() bool { return serial[T]() }
+
+func serial[T Float]() bool {
+	if BLAS == "openblas" {
+		return true
+	}
+	var z T
+	_, f32 := any(z).(float32)
+	return f32 && Sgemm != BLAS
+}
+
 // SerialTileM and SerialTileN bound a block of the product that gonum's
 // gemm computes serially (fewer than four of its 64×64 blocks), without
 // starting goroutines or allocating.
@@ -84,7 +121,7 @@ func MatMulAcc[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 	if m == 0 || n == 0 || k == 0 {
 		return
 	}
-	if BLAS == "gonum" { // serial tiles, as in MatMul
+	if !serial[T]() { // serial tiles, as in MatMul
 		for i0 := 0; i0 < m; i0 += SerialTileM {
 			for j0 := 0; j0 < n; j0 += SerialTileN {
 				matMulTile(c, a, b, m, n, k, ta, tb, i0, min(i0+SerialTileM, m), j0, min(j0+SerialTileN, n), 1)
@@ -129,6 +166,10 @@ func matMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 i
 	}
 	switch cs := any(cs).(type) {
 	case []float32:
+		if Sgemm != BLAS {
+			gemm.Sgemm(ta, tb, mt, nt, k, any(as).([]float32), lda, any(bs).([]float32), ldb, beta == 1, cs, n)
+			return
+		}
 		blas32.Implementation().Sgemm(tA, tB, mt, nt, k, 1, any(as).([]float32), lda, any(bs).([]float32), ldb, float32(beta), cs, n)
 	case []float64:
 		blas64.Implementation().Dgemm(tA, tB, mt, nt, k, 1, any(as).([]float64), lda, any(bs).([]float64), ldb, float64(beta), cs, n)

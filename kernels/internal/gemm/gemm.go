@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package gemm
+
+import "sync"
+
+// The blocking, for AVX2 cores with 32 KiB of L1 data cache and 512 KiB of
+// L2 per core (Zen 2/3/4, Skylake and later): a packed panel of B (KC×NR,
+// 16 KiB) stays in L1 while the kernel sweeps a packed block of A (MC×KC,
+// 144 KiB) held in L2; a packed block of B (KC×NC, 1 MiB) is reused from
+// L3 by every block of A.
+const (
+	MR = 6    // rows of the microkernel's block of C
+	NR = 16   // columns of the microkernel's block of C
+	KC = 256  // depth of a packed block
+	MC = 144  // rows of a packed block of A, a multiple of MR
+	NC = 1024 // columns of a packed block of B, a multiple of NR
+)
+
+// Available reports whether the kernel is the AVX2+FMA assembly; where it
+// is not (other CPUs, other architectures, the purego tag), Sgemm runs a
+// plain Go microkernel, correct but several times slower than gonum's
+// gemm, and callers should prefer that.
+var Available = useAVX2
+
+// useAsm selects the microkernel; tests turn it off to run the Go one.
+var useAsm = useAVX2
+
+// workspace holds one call's packed blocks. Sgemm takes one from a pool,
+// so that it allocates nothing once warm, and several goroutines can call
+// it at once.
+type workspace struct {
+	a   [MC * KC]float32
+	b   [KC * NC]float32
+	tmp [MR * NR]float32
+}
+
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+
+// Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when acc is set, on
+// the calling goroutine. C is m×n with row stride ldc; op(A) is m×k, A
+// stored m×k (k×m when ta) with row stride lda; op(B) is k×n, B stored k×n
+// (n×k when tb) with row stride ldb. All row-major.
+func Sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, acc bool, c []float32, ldc int) {
+	checkC(m, n, c, ldc)
+	checkOperand("A", ta, m, k, a, lda)
+	checkOperand("B", !tb, n, k, b, ldb)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !acc {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	w := workspaces.Get().(*workspace)
+	defer workspaces.Put(w)
+	for j0 := 0; j0 < n; j0 += NC {
+		nc := min(NC, n-j0)
+		for p0 := 0; p0 < k; p0 += KC {
+			kc := min(KC, k-p0)
+			var bs bsrc
+			if tb || !directB || ldb*4%256 == 0 {
+				packB(w.b[:], b, ldb, tb, p0, kc, j0, nc)
+				bs.p = w.b[:]
+			} else {
+				// B's rows are the kernel's: it reads full panels in
+				// place, and only a last partial panel is packed.
+				bs.b, bs.ldb = b[p0*ldb+j0:], ldb
+				if full := nc &^ (NR - 1); full < nc {
+					packB(w.b[:], b, ldb, false, p0, kc, j0+full, nc-full)
+					bs.e = w.b[:kc*NR]
+				}
+			}
+			for i0 := 0; i0 < m; i0 += MC {
+				mc := min(MC, m-i0)
+				packA(w.a[:], a, lda, ta, i0, mc, p0, kc)
+				block(w, w.a[:], &bs, mc, nc, kc, acc || p0 > 0, c[i0*ldc+j0:], ldc)
+			}
+		}
+	}
+}
+
+// directB makes Sgemm read a B that is not transposed in place, without
+// packing it (benchmarks compare), unless its rows are a multiple of 256
+// bytes apart: then a panel's rows fall into a quarter or less of L1's
+// sets, which thrashes (1024×1024 ran at a third of the packed speed).
+var directB = true
+
+// bsrc is where block finds the panels of a kc×nc block of op(B): packed
+// (p), or in B itself (b, row stride ldb) with a last partial panel packed
+// (e).
+type bsrc struct {
+	p   []float32
+	b   []float32
+	ldb int
+	e   []float32
+}
+
+// panel returns the panel of columns [jp, jp+NR) and its row stride.
+func (s *bsrc) panel(jp, kc, nc int) ([]float32, int) {
+	switch {
+	case s.p != nil:
+		return s.p[jp*kc : jp*kc+kc*NR], NR
+	case nc-jp < NR:
+		return s.e, NR
+	}
+	return s.b[jp : jp+(kc-1)*s.ldb+NR], s.ldb
+}
+
+// PackedB is a k×n operand B packed once for many products (a layer's
+// weights, used by several shards of a batch in one step).
+type PackedB struct {
+	K, N int
+	data []float32 // per block of KC rows: ⌈N/NR⌉ panels of KC×NR
+}
+
+// npad is n rounded up to a whole number of panels.
+func npad(n int) int { return (n + NR - 1) / NR * NR }
+
+// Pack packs op(B) (k×n; B stored k×n, or n×k when tb, row stride ldb)
+// into p, reusing p's memory when it is large enough.
+func (p *PackedB) Pack(tb bool, k, n int, b []float32, ldb int) {
+	checkOperand("B", !tb, n, k, b, ldb)
+	p.K, p.N = k, n
+	size := k * npad(n)
+	if cap(p.data) < size {
+		p.data = make([]float32, size)
+	}
+	p.data = p.data[:size]
+	for p0 := 0; p0 < k; p0 += KC {
+		kc := min(KC, k-p0)
+		packB(p.data[p0*npad(n):], b, ldb, tb, p0, kc, 0, n)
+	}
+}
+
+// PackRange packs the panels of columns [j0, j1) of p's block of rows
+// starting at p0 (j0 a multiple of NR, p0 of KC): the same as Pack when
+// called for every block and column range, and independent of the others,
+// so that a pool of workers can pack one operand together. Prepare must
+// have been called first.
+func (p *PackedB) PackRange(tb bool, b []float32, ldb int, p0, j0, j1 int) {
+	kc := min(KC, p.K-p0)
+	packB(p.data[p0*npad(p.N)+j0*kc:], b, ldb, tb, p0, kc, j0, j1-j0)
+}
+
+// Prepare sizes p for a k×n operand without packing it (see PackRange).
+func (p *PackedB) Prepare(k, n int) {
+	p.K, p.N = k, n
+	size := k * npad(n)
+	if cap(p.data) < size {
+		p.data = make([]float32, size)
+	}
+	p.data = p.data[:size]
+}
+
+// SgemmPacked is Sgemm with op(B) packed beforehand: C (+)= op(A)·B.
+func SgemmPacked(ta bool, m int, a []float32, lda int, b *PackedB, acc bool, c []float32, ldc int) {
+	n, k := b.N, b.K
+	checkC(m, n, c, ldc)
+	checkOperand("A", ta, m, k, a, lda)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !acc {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	w := workspaces.Get().(*workspace)
+	defer workspaces.Put(w)
+	np := npad(n)
+	for p0 := 0; p0 < k; p0 += KC {
+		kc := min(KC, k-p0)
+		pb := b.data[p0*np : p0*np+kc*np]
+		for i0 := 0; i0 < m; i0 += MC {
+			mc := min(MC, m-i0)
+			packA(w.a[:], a, lda, ta, i0, mc, p0, kc)
+			block(w, w.a[:], &bsrc{p: pb}, mc, n, kc, acc || p0 > 0, c[i0*ldc:], ldc)
+		}
+	}
+}
+
+// block computes the mc×nc block of C at c from a packed block of A
+// (mc×kc) and the block of B that bs gives (kc×nc): B's panels outside, so
+// that each stays in L1 while the kernel runs down A's.
+func block(w *workspace, pa []float32, bs *bsrc, mc, nc, kc int, acc bool, c []float32, ldc int) {
+	for jp := 0; jp < nc; jp += NR {
+		cols := min(NR, nc-jp)
+		b, ldb := bs.panel(jp, kc, nc)
+		for ip := 0; ip < mc; ip += MR {
+			rows := min(MR, mc-ip)
+			a := pa[ip*kc : ip*kc+kc*MR]
+			if rows == MR && cols == NR {
+				kern(kc, a, b, ldb, c[ip*ldc+jp:], ldc, acc)
+				continue
+			}
+			// An edge block: computed whole into tmp (the packed
+			// panels are zero past the edge), then its valid part.
+			kern(kc, a, b, ldb, w.tmp[:], NR, false)
+			for i := 0; i < rows; i++ {
+				ci := c[(ip+i)*ldc+jp : (ip+i)*ldc+jp+cols]
+				ti := w.tmp[i*NR : i*NR+cols]
+				if acc {
+					for j, v := range ti {
+						ci[j] += v
+					}
+				} else {
+					copy(ci, ti)
+				}
+			}
+		}
+	}
+}
+
+// kern computes the MR×NR block of C at c (row stride ldc) from a packed
+// panel of A (kc×MR) and a panel of B (kc rows of NR, ldb apart): c = a·b,
+// or c += a·b when acc.
+func kern(kc int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
+	_ = a[kc*MR-1]
+	_ = b[(kc-1)*ldb+NR-1]
+	_ = c[(MR-1)*ldc+NR-1]
+	if useAsm {
+		kernAVX2(kc, &a[0], &b[0], ldb, &c[0], ldc, acc)
+		return
+	}
+	kernGo(kc, a, b, ldb, c, ldc, acc)
+}
+
+// kernGo is the microkernel's specification, in float32 like the
+// assembly (whose FMAs round once per step where this rounds twice).
+func kernGo(kc int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
+	var s [MR][NR]float32
+	for p := 0; p < kc; p++ {
+		ap := a[p*MR : p*MR+MR]
+		bp := b[p*ldb : p*ldb+NR]
+		for i, av := range ap {
+			for j, bv := range bp {
+				s[i][j] += av * bv
+			}
+		}
+	}
+	for i := range s {
+		ci := c[i*ldc : i*ldc+NR]
+		for j, v := range s[i] {
+			if acc {
+				ci[j] += v
+			} else {
+				ci[j] = v
+			}
+		}
+	}
+}
+
+func checkC(m, n int, c []float32, ldc int) {
+	if m < 0 || n < 0 || ldc < max(n, 1) || m > 0 && n > 0 && len(c) < (m-1)*ldc+n {
+		panic("gemm: C too short or bad stride")
+	}
+}
+
+// checkOperand checks an operand stored rows×cols (cols×rows when t).
+func checkOperand(name string, t bool, rows, cols int, x []float32, ld int) {
+	if t {
+		rows, cols = cols, rows
+	}
+	if rows < 0 || cols < 0 || ld < max(cols, 1) || rows > 0 && cols > 0 && len(x) < (rows-1)*ld+cols {
+		panic("gemm: " + name + " too short or bad stride")
+	}
+}

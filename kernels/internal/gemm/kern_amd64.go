@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 says whether kern runs the assembly microkernel: the CPU (and
+// the OS, for the YMM registers) must support AVX2 and FMA.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// kernAVX2 is kernGo in assembly (kern_amd64.s).
+//
+//go:noescape
+func kernAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// transposeAVX2 sets dst[c·ldd+r] = src[r·lds+c] for r, c < 8.
+//
+//go:noescape
+func transposeAVX2(dst *float32, ldd int, src *float32, lds int)

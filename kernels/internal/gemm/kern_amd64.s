@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build !purego
+
+// The AVX2+FMA microkernel: a 6×16 block of C from a packed 6-row panel of
+// A and a packed 16-column panel of B (see pack.go for their layouts).
+// Y0…Y11 hold the block, two 8-lane vectors per row; Y12, Y13 one row of
+// the B panel; Y14, Y15 broadcast elements of A. Each step of k is 2 loads
+// of B, 6 broadcasts of A and 12 FMAs; the loop runs 4 steps per iteration.
+
+#include "textflag.h"
+
+// STEP is one step of k: A's elements at byte offset ao from AX, B's row
+// at addresses b0 (its first 8 floats) and b1 (its last 8).
+#define STEP(ao, b0, b1) \
+	VMOVUPS b0, Y12; \
+	VMOVUPS b1, Y13; \
+	VBROADCASTSS ao(AX), Y14; \
+	VFMADD231PS Y12, Y14, Y0; \
+	VFMADD231PS Y13, Y14, Y1; \
+	VBROADCASTSS ao+4(AX), Y15; \
+	VFMADD231PS Y12, Y15, Y2; \
+	VFMADD231PS Y13, Y15, Y3; \
+	VBROADCASTSS ao+8(AX), Y14; \
+	VFMADD231PS Y12, Y14, Y4; \
+	VFMADD231PS Y13, Y14, Y5; \
+	VBROADCASTSS ao+12(AX), Y15; \
+	VFMADD231PS Y12, Y15, Y6; \
+	VFMADD231PS Y13, Y15, Y7; \
+	VBROADCASTSS ao+16(AX), Y14; \
+	VFMADD231PS Y12, Y14, Y8; \
+	VFMADD231PS Y13, Y14, Y9; \
+	VBROADCASTSS ao+20(AX), Y15; \
+	VFMADD231PS Y12, Y15, Y10; \
+	VFMADD231PS Y13, Y15, Y11
+
+// ADDROW adds row r's two vectors to C's row at DI; STROW stores them.
+#define ADDROW(lo, hi) \
+	VADDPS (DI), lo, lo; \
+	VADDPS 32(DI), hi, hi; \
+	VMOVUPS lo, (DI); \
+	VMOVUPS hi, 32(DI); \
+	ADDQ DX, DI
+
+#define STROW(lo, hi) \
+	VMOVUPS lo, (DI); \
+	VMOVUPS hi, 32(DI); \
+	ADDQ DX, DI
+
+// func kernAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+//
+// B's rows are ldb floats apart: NR in a packed panel, the matrix's row
+// stride when the kernel reads B in place. R9, R10, R11 are 1, 3 and 4 rows.
+TEXT ·kernAVX2(SB), NOSPLIT, $0-49
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ ldb+24(FP), R9
+	MOVQ c+32(FP), DI
+	MOVQ ldc+40(FP), DX
+	SHLQ $2, DX
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	CMPQ CX, $4
+	JLT  one
+
+four:
+	STEP(0, (BX), 32(BX))
+	STEP(24, (BX)(R9*1), 32(BX)(R9*1))
+	STEP(48, (BX)(R9*2), 32(BX)(R9*2))
+	STEP(72, (BX)(R10*1), 32(BX)(R10*1))
+	ADDQ $96, AX
+	ADDQ R11, BX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  four
+
+one:
+	TESTQ CX, CX
+	JEQ   done
+	STEP(0, (BX), 32(BX))
+	ADDQ  $24, AX
+	ADDQ  R9, BX
+	DECQ  CX
+	JMP   one
+
+done:
+	MOVBLZX acc+48(FP), R8
+	TESTQ   R8, R8
+	JEQ     store
+	ADDROW(Y0, Y1)
+	ADDROW(Y2, Y3)
+	ADDROW(Y4, Y5)
+	ADDROW(Y6, Y7)
+	ADDROW(Y8, Y9)
+	ADDROW(Y10, Y11)
+	VZEROUPPER
+	RET
+
+store:
+	STROW(Y0, Y1)
+	STROW(Y2, Y3)
+	STROW(Y4, Y5)
+	STROW(Y6, Y7)
+	STROW(Y8, Y9)
+	STROW(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// func transposeAVX2(dst *float32, ldd int, src *float32, lds int)
+//
+// dst[c·ldd + r] = src[r·lds + c] for r, c < 8: the classic AVX 8×8
+// transpose (unpack pairs, shuffle quads, swap 128-bit halves).
+TEXT ·transposeAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), DX
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), CX
+	SHLQ $2, DX
+	SHLQ $2, CX
+	VMOVUPS (SI), Y0
+	ADDQ    CX, SI
+	VMOVUPS (SI), Y1
+	ADDQ    CX, SI
+	VMOVUPS (SI), Y2
+	ADDQ    CX, SI
+	VMOVUPS (SI), Y3
+	ADDQ    CX, SI
+	VMOVUPS (SI), Y4
+	ADDQ    CX, SI
+	VMOVUPS (SI), Y5
+	ADDQ    CX, SI
+	VMOVUPS (SI), Y6
+	ADDQ    CX, SI
+	VMOVUPS (SI), Y7
+
+	VUNPCKLPS Y1, Y0, Y8  // a0 b0 a1 b1 | a4 b4 a5 b5
+	VUNPCKHPS Y1, Y0, Y9  // a2 b2 a3 b3 | a6 b6 a7 b7
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	VSHUFPS $0x44, Y10, Y8, Y0  // a0 b0 c0 d0 | a4 b4 c4 d4
+	VSHUFPS $0xEE, Y10, Y8, Y1  // a1 b1 c1 d1 | a5 b5 c5 d5
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4 // e0 f0 g0 h0 | e4 f4 g4 h4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+
+	VPERM2F128 $0x20, Y4, Y0, Y8  // column 0
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12 // column 4
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	VMOVUPS Y8, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y9, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y10, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y11, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y12, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y13, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y14, (DI)
+	ADDQ    DX, DI
+	VMOVUPS Y15, (DI)
+	VZEROUPPER
+	RET

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build !amd64 || purego
+
+package gemm
+
+// useAVX2 is false where the assembly is not built.
+const useAVX2 = false
+
+func kernAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool) {
+	panic("gemm: no assembly")
+}
+
+func transposeAVX2(dst *float32, ldd int, src *float32, lds int) { panic("gemm: no assembly") }
