@@ -92,7 +92,7 @@ func TestVMOpTimes(t *testing.T) {
 }
 
 // TestStepPhaseTimes prints how long the parts of a data-parallel step
-// take (prologue, shards, sum, epilogue, then the Adam update), when
+// take (prologue, packing, shards, sum, epilogue, then the Adam update), when
 // CAETRAIN_OPTIMES names a preset and batch as for TestVMOpTimes.
 func TestStepPhaseTimes(t *testing.T) {
 	tr, name, b := optimesTrainer(t)
@@ -106,7 +106,7 @@ func TestStepPhaseTimes(t *testing.T) {
 		idx[i] = i
 	}
 	const reps = 30
-	var pro, run, red, epi, whole time.Duration
+	var pro, pack, run, red, epi, whole time.Duration
 	for r := 0; r < reps+3; r++ {
 		t0 := time.Now()
 		if _, err := tr.Step(data, idx); err != nil {
@@ -117,6 +117,8 @@ func TestStepPhaseTimes(t *testing.T) {
 		if sh.prologue != nil {
 			sh.prologue.run()
 		}
+		tp := time.Now()
+		sh.pool.run(sh.packs)
 		t2 := time.Now()
 		sh.pool.run(sh.run)
 		t3 := time.Now()
@@ -128,7 +130,8 @@ func TestStepPhaseTimes(t *testing.T) {
 		t5 := time.Now()
 		if r >= 3 {
 			whole += t1.Sub(t0)
-			pro += t2.Sub(t1)
+			pro += tp.Sub(t1)
+			pack += t2.Sub(tp)
 			run += t3.Sub(t2)
 			red += t4.Sub(t3)
 			epi += t5.Sub(t4)
@@ -148,8 +151,8 @@ func TestStepPhaseTimes(t *testing.T) {
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / reps / 1e6 }
 	t.Logf("alone: gradient check %.2f ms, Adam %.2f ms", ms(check), ms(adam))
-	t.Logf("%s b%d, %d shards: Trainer.Step %.2f ms = prologue %.2f + shards %.2f + sum %.2f + epilogue %.2f + the rest (Adam, checks) %.2f",
-		name, b, len(sh.shards), ms(whole), ms(pro), ms(run), ms(red), ms(epi), ms(whole-pro-run-red-epi))
+	t.Logf("%s b%d, %d shards: Trainer.Step %.2f ms = prologue %.2f + packing %.2f (%d operands) + shards %.2f + sum %.2f + epilogue %.2f + the rest (Adam, checks) %.2f",
+		name, b, len(sh.shards), ms(whole), ms(pro), ms(pack), sh.packed, ms(run), ms(red), ms(epi), ms(whole-pro-pack-run-red-epi))
 }
 
 // optimesTrainer is the trainer CAETRAIN_OPTIMES asks for ("preset:batch",

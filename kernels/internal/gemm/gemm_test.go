@@ -91,9 +91,18 @@ func TestSgemmMatchesFloat64(t *testing.T) {
 						c := randSlice(r, (m-1)*ldc+n+5)
 						c0 := append([]float32(nil), c...)
 						want := ref(ta, tb, m, n, k, a, lda, b, ldb, acc, c0, ldc)
-						Sgemm(ta, tb, m, n, k, a, lda, b, ldb, acc, c, ldc)
-						name := fmt.Sprintf("%dx%dx%d ta=%v tb=%v acc=%v", m, n, k, ta, tb, acc)
-						check(t, name, c, c0, want, m, n, ldc, tolerance(k))
+						// an untransposed B read in place, and packed
+						for _, direct := range []bool{true, false} {
+							if tb && !direct {
+								continue
+							}
+							directB = direct
+							copy(c, c0)
+							Sgemm(ta, tb, m, n, k, a, lda, b, ldb, acc, c, ldc)
+							directB = true
+							name := fmt.Sprintf("%dx%dx%d ta=%v tb=%v acc=%v direct=%v", m, n, k, ta, tb, acc, direct)
+							check(t, name, c, c0, want, m, n, ldc, tolerance(k))
+						}
 					}
 				}
 			}
@@ -206,7 +215,7 @@ func BenchmarkSgemm(bm *testing.B) {
 				defer func(d bool) { directB = d }(directB)
 				directB = direct
 				for bm.Loop() {
-					Sgemm(ta, tb, m, n, k, a, lda, b, ldb, false, c, n)
+					Sgemm(ta, tb, m, n, k, a, lda, b, ldb, ta, c, n) // C += Aᵀ·B, as a weight's gradient
 				}
 				bm.ReportMetric(2*float64(m*n*k)*float64(bm.N)/bm.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

@@ -19,3 +19,8 @@ func kernAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
 //
 //go:noescape
 func transposeAVX2(dst *float32, ldd int, src *float32, lds int)
+
+// copyRowsAVX2 sets dst[p·16+j] = src[p·lds+j] for p < k, j < 16.
+//
+//go:noescape
+func copyRowsAVX2(dst, src *float32, lds, k int)

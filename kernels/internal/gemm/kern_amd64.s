@@ -63,6 +63,28 @@ TEXT ·kernAVX2(SB), NOSPLIT, $0-49
 	LEAQ (R9)(R9*2), R10
 	MOVQ R9, R11
 	SHLQ $2, R11
+
+	// Fetch C's block while the loop runs: it is read (acc) or written
+	// once, at the end, and is often not in cache (a weight gradient's
+	// 784×1000 floats); waiting for it then stalls the kernel.
+	MOVQ    DI, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ    DX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ    DX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ    DX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ    DX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ    DX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -190,5 +212,32 @@ TEXT ·transposeAVX2(SB), NOSPLIT, $0-32
 	VMOVUPS Y14, (DI)
 	ADDQ    DX, DI
 	VMOVUPS Y15, (DI)
+	VZEROUPPER
+	RET
+
+// func copyRowsAVX2(dst *float32, src *float32, lds int, k int)
+//
+// dst[p·16 + j] = src[p·lds + j] for p < k, j < 16: a panel of an
+// untransposed B, one 64-byte row per step.
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), DX
+	MOVQ k+24(FP), CX
+	SHLQ $2, DX
+	TESTQ CX, CX
+	JEQ  copied
+
+copyrow:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    DX, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNE     copyrow
+
+copied:
 	VZEROUPPER
 	RET

@@ -11,12 +11,20 @@ func packA(dst, a []float32, lda int, ta bool, i0, mc, p0, kc int) {
 		rows := min(MR, mc-ip)
 		d := dst[ip*kc : ip*kc+kc*MR]
 		switch {
-		case ta:
+		case ta && rows == MR:
 			for p := 0; p < kc; p++ {
 				src := a[(p0+p)*lda+i0+ip:]
-				dp := d[p*MR : p*MR+MR]
-				copy(dp, src[:rows])
-				clear(dp[rows:])
+				src = src[:MR:MR]
+				dp := d[p*MR : p*MR+MR : p*MR+MR]
+				dp[0], dp[1], dp[2], dp[3], dp[4], dp[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+			}
+		case ta:
+			clear(d)
+			for p := 0; p < kc; p++ {
+				src := a[(p0+p)*lda+i0+ip:]
+				for i, v := range src[:rows] {
+					d[p*MR+i] = v
+				}
 			}
 		case rows == MR:
 			r := (i0 + ip) * lda
@@ -51,14 +59,15 @@ func packB(dst, b []float32, ldb int, tb bool, p0, kc, j0, nc int) {
 		cols := min(NR, nc-jp)
 		d := dst[jp*kc : jp*kc+kc*NR]
 		if !tb {
+			if cols == NR && useAsm {
+				src := b[p0*ldb+j0+jp:]
+				_ = src[(kc-1)*ldb+NR-1]
+				copyRowsAVX2(&d[0], &src[0], ldb, kc)
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				dp := d[p*NR : p*NR+NR]
-				src := b[(p0+p)*ldb+j0+jp:]
-				if cols == NR {
-					*(*[NR]float32)(dp) = *(*[NR]float32)(src)
-					continue
-				}
-				copy(dp, src[:cols])
+				copy(dp, b[(p0+p)*ldb+j0+jp:][:cols])
 				clear(dp[cols:])
 			}
 			continue
