@@ -46,7 +46,7 @@ func (p *PackedB) PackTasks(parts int) []func() {
 	for w := 0; w < parts; w++ {
 		j0, j1 := panels*w/parts*gemm.NR, min(panels*(w+1)/parts*gemm.NR, p.n)
 		tasks = append(tasks, func() {
-			for p0 := 0; p0 < p.k; p0 += gemm.KC {
+			for p0 := 0; p0 < p.k; p0 += gemm.KStep(p.k) {
 				p.p.PackRange(p.tb, p.b, p.ldb(), p0, j0, j1)
 			}
 		})

@@ -60,8 +60,9 @@ func Sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 	defer workspaces.Put(w)
 	for j0 := 0; j0 < n; j0 += NC {
 		nc := min(NC, n-j0)
-		for p0 := 0; p0 < k; p0 += KC {
-			kc := min(KC, k-p0)
+		ks := KStep(k)
+		for p0 := 0; p0 < k; p0 += ks {
+			kc := min(ks, k-p0)
 			var bs bsrc
 			if tb || !directB || ldb*4%256 == 0 {
 				packB(w.b[:], b, ldb, tb, p0, kc, j0, nc)
@@ -118,6 +119,16 @@ type PackedB struct {
 	data []float32 // per block of KC rows: ⌈N/NR⌉ panels of KC×NR
 }
 
+// KStep is the depth of the blocks a product over k is split into: at
+// most KC, and as even as a multiple of 8 allows, so that no block is a
+// sliver (k = 784 is 4 blocks of 200 and 184, not 3 of 256 and one of
+// 16, which would cost a whole pass over C for 16 steps).
+func KStep(k int) int {
+	blocks := (k + KC - 1) / KC
+	step := (k + blocks - 1) / max(blocks, 1)
+	return min(KC, (step+7)&^7)
+}
+
 // npad is n rounded up to a whole number of panels.
 func npad(n int) int { return (n + NR - 1) / NR * NR }
 
@@ -131,19 +142,20 @@ func (p *PackedB) Pack(tb bool, k, n int, b []float32, ldb int) {
 		p.data = make([]float32, size)
 	}
 	p.data = p.data[:size]
-	for p0 := 0; p0 < k; p0 += KC {
-		kc := min(KC, k-p0)
+	ks := KStep(k)
+	for p0 := 0; p0 < k; p0 += ks {
+		kc := min(ks, k-p0)
 		packB(p.data[p0*npad(n):], b, ldb, tb, p0, kc, 0, n)
 	}
 }
 
 // PackRange packs the panels of columns [j0, j1) of p's block of rows
-// starting at p0 (j0 a multiple of NR, p0 of KC): the same as Pack when
+// starting at p0 (j0 a multiple of NR, p0 of KStep(K)): the same as Pack when
 // called for every block and column range, and independent of the others,
 // so that a pool of workers can pack one operand together. Prepare must
 // have been called first.
 func (p *PackedB) PackRange(tb bool, b []float32, ldb int, p0, j0, j1 int) {
-	kc := min(KC, p.K-p0)
+	kc := min(KStep(p.K), p.K-p0)
 	packB(p.data[p0*npad(p.N)+j0*kc:], b, ldb, tb, p0, kc, j0, j1-j0)
 }
 
@@ -176,8 +188,9 @@ func SgemmPacked(ta bool, m int, a []float32, lda int, b *PackedB, acc bool, c [
 	w := workspaces.Get().(*workspace)
 	defer workspaces.Put(w)
 	np := npad(n)
-	for p0 := 0; p0 < k; p0 += KC {
-		kc := min(KC, k-p0)
+	ks := KStep(k)
+	for p0 := 0; p0 < k; p0 += ks {
+		kc := min(ks, k-p0)
 		pb := b.data[p0*np : p0*np+kc*np]
 		for i0 := 0; i0 < m; i0 += MC {
 			mc := min(MC, m-i0)

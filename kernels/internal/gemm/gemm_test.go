@@ -126,7 +126,7 @@ func TestSgemmPackedMatchesSgemm(t *testing.T) {
 					a := randSlice(r, m*k)
 					if byRange {
 						pb.Prepare(k, n)
-						for p0 := 0; p0 < k; p0 += KC {
+						for p0 := 0; p0 < k; p0 += KStep(k) {
 							for j0 := 0; j0 < n; j0 += 2 * NR { // two panels at a time
 								pb.PackRange(tb, b, ldb, p0, j0, min(j0+2*NR, n))
 							}
@@ -228,5 +228,18 @@ func BenchmarkSgemm(bm *testing.B) {
 			}
 			bm.ReportMetric(2*float64(m*n*k)*float64(bm.N)/bm.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
+	}
+}
+
+func TestKStep(t *testing.T) {
+	for k := 1; k <= 3000; k++ {
+		s := KStep(k)
+		blocks := (k + s - 1) / s
+		if s > KC || s < 1 || blocks != (k+KC-1)/KC {
+			t.Fatalf("KStep(%d) = %d: %d blocks, want %d of at most %d", k, s, blocks, (k+KC-1)/KC, KC)
+		}
+		if last := k - (blocks-1)*s; k > KC && last < s/2 {
+			t.Errorf("KStep(%d) = %d leaves a last block of %d", k, s, last)
+		}
 	}
 }
