@@ -92,13 +92,15 @@ func sgemmName() string {
 // MatMulTile blocks of at most SerialTileM×SerialTileN.
 func SerialProducts[T Float]() bool { return serial[T]() }
 
-func serial[T Float]() bool {
-	if BLAS == "openblas" {
-		return true
-	}
+// ownSgemm reports whether T's products run caetrain's own gemm.
+func ownSgemm[T Float]() bool {
 	var z T
 	_, f32 := any(z).(float32)
 	return f32 && Sgemm != BLAS
+}
+
+func serial[T Float]() bool {
+	return BLAS == "openblas" || ownSgemm[T]()
 }
 
 // SerialTileM and SerialTileN bound a block of the product that gonum's

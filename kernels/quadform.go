@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"github.com/caetrain/caetrain/kernels/internal/gemm"
 	"math"
 	"unsafe"
 
@@ -189,7 +190,9 @@ func QuadFormBlocked[T Float](out, t, g, u []T, B, R, C int) {
 	}
 	capRows := min(B, QuadFormChunk(R, C)) * R
 	l := u[len(u)-C*C:]
-	chol := B*R >= qfCholRows*C && cholesky(l, g, C)
+	// With caetrain's own gemm a full product by G beats BLAS's
+	// triangular one (gonum's Strmm is plain Go) though it does twice the work.
+	chol := !ownSgemm[T]() && B*R >= qfCholRows*C && cholesky(l, g, C)
 	tp, up := u[:capRows*C], u[capRows*C:2*capRows*C]
 	if chol { // the product is in place: both chunks for rows
 		tp, capRows = u[:2*capRows*C], 2*capRows
@@ -547,6 +550,14 @@ func syrkLowerT[T Float](n, k int, alpha T, a, c []T) {
 	}
 	switch a := any(a).(type) {
 	case []float32:
+		if alpha == 1 && ownSgemm[T]() {
+			// the whole of c += aᵀa: twice syrk's work, at the
+			// gemm's speed (gonum's Ssyrk is plain Go); both
+			// triangles come out the same, bit for bit (the same
+			// products summed in the same order).
+			gemm.Sgemm(true, false, n, n, k, a, n, a, n, true, any(c).([]float32), n)
+			return
+		}
 		blas32.Implementation().Ssyrk(blas.Lower, blas.Trans, n, k, float32(alpha), a, n, 1, any(c).([]float32), n)
 	case []float64:
 		blas64.Implementation().Dsyrk(blas.Lower, blas.Trans, n, k, float64(alpha), a, n, 1, any(c).([]float64), n)
