@@ -9,6 +9,10 @@ func Add[T Float](out, a, b []T) {
 	if len(out) != len(a) || len(b) != len(a) {
 		panic("kernels: Add: wrong lengths")
 	}
+	if o, ok := as32(out); ok {
+		vec.Add(o, any(a).([]float32), any(b).([]float32))
+		return
+	}
 	for i := range out {
 		out[i] = a[i] + b[i]
 	}

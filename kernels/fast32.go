@@ -135,11 +135,7 @@ func actDerivBackward32(out, a, g []float32, act Act) {
 func colSum32(out, x []float32, rows, n int) {
 	clear(out)
 	for r := 0; r < rows; r++ {
-		row := x[r*n : (r+1)*n]
-		o := out[:len(row)]
-		for j, v := range row {
-			o[j] += v
-		}
+		vec.Add(out, out, x[r*n:(r+1)*n])
 	}
 }
 

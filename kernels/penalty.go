@@ -2,6 +2,8 @@
 
 package kernels
 
+import "github.com/caetrain/caetrain/kernels/internal/vec"
+
 // The contractive penalty ‖J_h(x)‖²_F, J = M W_1ᵀ, with M the per-sample
 // factor D_L W_Lᵀ ⋯ W_2ᵀ D_1 (see package graph). For one layer M = D_1 and
 // the penalty is DiagPen; for more, M is built by OuterScale, then MatMul
@@ -273,12 +275,7 @@ func scaleMulAdd(o, x []float32, s float32, y []float32) {
 }
 
 // scaleMulTo is o[i] = (s·x[i])·y[i].
-func scaleMulTo(o []float32, s float32, x, y []float32) {
-	x, y = x[:len(o)], y[:len(o)]
-	for i := range o {
-		o[i] = s * x[i] * y[i]
-	}
-}
+func scaleMulTo(o []float32, s float32, x, y []float32) { vec.ScaleMul(o, s, x, y) }
 
 // dot3 is Σ_i (x[i]·y[i])·z[i], in four partial sums.
 func dot3(x, y, z []float32) float32 {

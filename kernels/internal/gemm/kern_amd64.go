@@ -24,3 +24,13 @@ func transposeAVX2(dst *float32, ldd int, src *float32, lds int)
 //
 //go:noescape
 func copyRowsAVX2(dst, src *float32, lds, k int)
+
+// packRows6 sets dst[p·6+i] = src[i·lda+p] for p < k, i < 6.
+//
+//go:noescape
+func packRows6(dst, src *float32, lda, k int)
+
+// packCols6 sets dst[p·6+i] = src[p·lda+i] for p < k, i < 6.
+//
+//go:noescape
+func packCols6(dst, src *float32, lda, k int)

@@ -241,3 +241,65 @@ copyrow:
 copied:
 	VZEROUPPER
 	RET
+
+// func packRows6(dst *float32, src *float32, lda int, k int)
+//
+// dst[p·6 + i] = src[i·lda + p] for p < k, i < 6: a panel of six rows of
+// an untransposed A, interleaved.
+TEXT ·packRows6(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), DX
+	MOVQ k+24(FP), CX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R8 // 3 rows
+	LEAQ (DX)(DX*4), R9 // 5 rows
+	TESTQ CX, CX
+	JEQ   packed6
+
+pack6:
+	MOVL (SI), AX
+	MOVL (SI)(DX*1), BX
+	MOVL (SI)(DX*2), R10
+	MOVL (SI)(R8*1), R11
+	MOVL (SI)(DX*4), R12
+	MOVL (SI)(R9*1), R13
+	MOVL AX, (DI)
+	MOVL BX, 4(DI)
+	MOVL R10, 8(DI)
+	MOVL R11, 12(DI)
+	MOVL R12, 16(DI)
+	MOVL R13, 20(DI)
+	ADDQ $4, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNE  pack6
+
+packed6:
+	RET
+
+// func packCols6(dst *float32, src *float32, lda int, k int)
+//
+// dst[p·6 + i] = src[p·lda + i] for p < k, i < 6: a panel of six columns
+// of a transposed A (six contiguous values per step).
+TEXT ·packCols6(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), DX
+	MOVQ k+24(FP), CX
+	SHLQ $2, DX
+	TESTQ CX, CX
+	JEQ   packedCols6
+
+packCols:
+	MOVUPS (SI), X0
+	MOVQ   16(SI), AX
+	MOVUPS X0, (DI)
+	MOVQ   AX, 16(DI)
+	ADDQ   DX, SI
+	ADDQ   $24, DI
+	DECQ   CX
+	JNE    packCols
+
+packedCols6:
+	RET

@@ -14,3 +14,7 @@ func kernAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool) {
 func transposeAVX2(dst *float32, ldd int, src *float32, lds int) { panic("gemm: no assembly") }
 
 func copyRowsAVX2(dst, src *float32, lds, k int) { panic("gemm: no assembly") }
+
+func packRows6(dst, src *float32, lda, k int) { panic("gemm: no assembly") }
+
+func packCols6(dst, src *float32, lda, k int) { panic("gemm: no assembly") }

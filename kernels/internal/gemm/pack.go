@@ -11,6 +11,11 @@ func packA(dst, a []float32, lda int, ta bool, i0, mc, p0, kc int) {
 		rows := min(MR, mc-ip)
 		d := dst[ip*kc : ip*kc+kc*MR]
 		switch {
+		case ta && rows == MR && useAsm:
+			src := a[p0*lda+i0+ip:]
+			_ = src[(kc-1)*lda+MR-1]
+			_ = d[kc*MR-1]
+			packCols6(&d[0], &src[0], lda, kc)
 		case ta && rows == MR:
 			for p := 0; p < kc; p++ {
 				src := a[(p0+p)*lda+i0+ip:]
@@ -26,6 +31,11 @@ func packA(dst, a []float32, lda int, ta bool, i0, mc, p0, kc int) {
 					d[p*MR+i] = v
 				}
 			}
+		case rows == MR && useAsm:
+			src := a[(i0+ip)*lda+p0:]
+			_ = src[(MR-1)*lda+kc-1]
+			_ = d[kc*MR-1]
+			packRows6(&d[0], &src[0], lda, kc)
 		case rows == MR:
 			r := (i0 + ip) * lda
 			r0 := a[r+p0 : r+p0+kc]

@@ -145,6 +145,41 @@ func AllFinite(x []float32) bool {
 	return AllFiniteGo(x[n:])
 }
 
+// Add sets dst[i] = x[i] + y[i] (dst may be x or y). It panics if x or y
+// is shorter than dst. Same results as AddGo, bit for bit.
+func Add(dst, x, y []float32) {
+	if len(x) < len(dst) {
+		panicLen("Add", "x", len(x), "dst", len(dst))
+	}
+	if len(y) < len(dst) {
+		panicLen("Add", "y", len(y), "dst", len(dst))
+	}
+	n := 0
+	if useAVX2 && len(dst) >= 8 {
+		n = len(dst) &^ 7
+		addAVX2(dst[:n], x, y)
+	}
+	AddGo(dst[n:], x[n:], y[n:])
+}
+
+// ScaleMul sets dst[i] = (s·x[i])·y[i], rounding after each product as
+// ScaleMulGo does (so the results are the same, bit for bit). It panics if
+// x or y is shorter than dst.
+func ScaleMul(dst []float32, s float32, x, y []float32) {
+	if len(x) < len(dst) {
+		panicLen("ScaleMul", "x", len(x), "dst", len(dst))
+	}
+	if len(y) < len(dst) {
+		panicLen("ScaleMul", "y", len(y), "dst", len(dst))
+	}
+	n := 0
+	if useAVX2 && len(dst) >= 8 {
+		n = len(dst) &^ 7
+		scaleMulAVX2(dst[:n], s, x, y)
+	}
+	ScaleMulGo(dst[n:], s, x[n:], y[n:])
+}
+
 // panicLen panics for a slice argument shorter than the first.
 func panicLen(fn, name string, n int, first string, want int) {
 	panic("vec." + fn + ": len(" + name + ") = " + strconv.Itoa(n) +

@@ -75,3 +75,19 @@ func AllFiniteGo(x []float32) bool {
 	}
 	return true
 }
+
+// AddGo sets dst[i] = x[i] + y[i].
+func AddGo(dst, x, y []float32) {
+	x, y = x[:len(dst)], y[:len(dst)]
+	for i := range dst {
+		dst[i] = x[i] + y[i]
+	}
+}
+
+// ScaleMulGo sets dst[i] = (s·x[i])·y[i].
+func ScaleMulGo(dst []float32, s float32, x, y []float32) {
+	x, y = x[:len(dst)], y[:len(dst)]
+	for i := range dst {
+		dst[i] = s * x[i] * y[i]
+	}
+}

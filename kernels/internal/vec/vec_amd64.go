@@ -44,3 +44,13 @@ func adamAVX2(p, g, m, v []float32, k *[8]float32)
 //
 //go:noescape
 func finiteAVX2(x []float32) bool
+
+// addAVX2 is AddGo on dst[:len(dst)&^7].
+//
+//go:noescape
+func addAVX2(dst, x, y []float32)
+
+// scaleMulAVX2 is ScaleMulGo on dst[:len(dst)&^7].
+//
+//go:noescape
+func scaleMulAVX2(dst []float32, s float32, x, y []float32)

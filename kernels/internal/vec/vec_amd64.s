@@ -542,3 +542,52 @@ finiteDone:
 	VZEROUPPER
 	MOVB      AL, ret+24(FP)
 	RET
+
+// func addAVX2(dst, x, y []float32)
+// addAVX2 sets dst[i] = x[i] + y[i] for i < len(dst)&^7.
+TEXT ·addAVX2(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+	MOVQ y_base+48(FP), DX
+	SHRQ $3, CX
+	JZ   addDone
+
+addLoop:
+	VMOVUPS (SI), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     addLoop
+
+addDone:
+	VZEROUPPER
+	RET
+
+// func scaleMulAVX2(dst []float32, s float32, x, y []float32)
+// scaleMulAVX2 sets dst[i] = (s·x[i])·y[i] for i < len(dst)&^7.
+TEXT ·scaleMulAVX2(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	VBROADCASTSS s+24(FP), Y1
+	MOVQ         x_base+32(FP), SI
+	MOVQ         y_base+56(FP), DX
+	SHRQ         $3, CX
+	JZ           scaleMulDone
+
+scaleMulLoop:
+	VMULPS  (SI), Y1, Y0
+	VMULPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     scaleMulLoop
+
+scaleMulDone:
+	VZEROUPPER
+	RET

@@ -8,9 +8,11 @@ package vec
 // the *Go functions, and the stubs below are never called.
 const useAVX2 = false
 
-func expAVX2(dst, src []float32)                   { panic("vec: no assembly") }
-func sigmoidAVX2(dst, src []float32)               { panic("vec: no assembly") }
-func addSigmoidAVX2(dst, x, b []float32)           { panic("vec: no assembly") }
-func softplusAVX2(z []float32, acc *[16]float64)   { panic("vec: no assembly") }
-func adamAVX2(p, g, m, v []float32, k *[8]float32) { panic("vec: no assembly") }
-func finiteAVX2(x []float32) bool                  { panic("vec: no assembly") }
+func expAVX2(dst, src []float32)                            { panic("vec: no assembly") }
+func sigmoidAVX2(dst, src []float32)                        { panic("vec: no assembly") }
+func addSigmoidAVX2(dst, x, b []float32)                    { panic("vec: no assembly") }
+func softplusAVX2(z []float32, acc *[16]float64)            { panic("vec: no assembly") }
+func adamAVX2(p, g, m, v []float32, k *[8]float32)          { panic("vec: no assembly") }
+func finiteAVX2(x []float32) bool                           { panic("vec: no assembly") }
+func addAVX2(dst, x, y []float32)                           { panic("vec: no assembly") }
+func scaleMulAVX2(dst []float32, s float32, x, y []float32) { panic("vec: no assembly") }

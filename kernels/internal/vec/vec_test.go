@@ -489,6 +489,8 @@ func TestNoWritePastEnd(t *testing.T) {
 			"Exp":        func(dst []float32) { Exp(dst, x) },
 			"Sigmoid":    func(dst []float32) { Sigmoid(dst, x) },
 			"AddSigmoid": func(dst []float32) { AddSigmoid(dst, x, x) },
+			"Add":        func(dst []float32) { Add(dst, x, x) },
+			"ScaleMul":   func(dst []float32) { ScaleMul(dst, 2, x, x) },
 			"Adam": func(dst []float32) {
 				g, m, v := clone(x), clone(x), clone(x)
 				for i := range v {
@@ -527,6 +529,8 @@ func TestNoAllocs(t *testing.T) {
 		"Exp":         func() { Exp(y, x) },
 		"Sigmoid":     func() { Sigmoid(y, x) },
 		"AddSigmoid":  func() { AddSigmoid(y, x, z) },
+		"Add":         func() { Add(y, x, z) },
+		"ScaleMul":    func() { ScaleMul(y, 2, x, z) },
 		"SoftplusSum": func() { SoftplusSum(x) },
 		"Adam":        func() { Adam(x, y, z, w, 0.9, 0.999, 1, 1, 1e-3, 1e-8) },
 	} {
@@ -660,5 +664,46 @@ func TestAllFinite(t *testing.T) {
 	big[1<<19+5] = float32(math.Inf(1))
 	if AllFinite(big) {
 		t.Fatal("+Inf in a long slice not found")
+	}
+}
+
+// Add and ScaleMul round as their Go versions do (one float32 operation
+// per step, in the same order), so the results must be equal bit for bit,
+// also when dst is one of the inputs.
+func TestAddScaleMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, n := range lengths {
+		x, y := uniform(r, n, -10, 10), uniform(r, n, -1e3, 1e3)
+		got, want := make([]float32, n), make([]float32, n)
+		Add(got, x, y)
+		AddGo(want, x, y)
+		sameBits(t, fmt.Sprintf("Add n=%d", n), got, want)
+		for i := range want { // and against float64: one rounding
+			if float64(want[i]) != float64(float32(float64(x[i])+float64(y[i]))) {
+				t.Fatalf("AddGo n=%d [%d]: %g + %g = %g", n, i, x[i], y[i], want[i])
+			}
+		}
+		acc := clone(x)
+		Add(acc, acc, y)
+		sameBits(t, fmt.Sprintf("Add in place n=%d", n), acc, want)
+
+		ScaleMul(got, 0.37, x, y)
+		ScaleMulGo(want, 0.37, x, y)
+		sameBits(t, fmt.Sprintf("ScaleMul n=%d", n), got, want)
+		for i := range want { // two roundings: within 2^−22 of the float64 product
+			w := float64(float32(0.37)) * float64(x[i]) * float64(y[i])
+			if math.Abs(float64(want[i])-w) > 0x1p-22*math.Abs(w) {
+				t.Fatalf("ScaleMulGo n=%d [%d] = %g, float64 %g", n, i, want[i], w)
+			}
+		}
+	}
+}
+
+func sameBits(t *testing.T, name string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s [%d]: %g, want %g", name, i, got[i], want[i])
+		}
 	}
 }
