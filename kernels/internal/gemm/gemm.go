@@ -78,8 +78,8 @@ func Sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 			}
 			for i0 := 0; i0 < m; i0 += MC {
 				mc := min(MC, m-i0)
-				packA(w.a[:], a, lda, ta, i0, mc, p0, kc)
-				block(w, w.a[:], &bs, mc, nc, kc, acc || p0 > 0, c[i0*ldc+j0:], ldc)
+				as := w.sourceA(a, lda, ta, i0, mc, p0, kc, nc)
+				block(w, &as, &bs, mc, nc, kc, acc || p0 > 0, c[i0*ldc+j0:], ldc)
 			}
 		}
 	}
@@ -194,29 +194,78 @@ func SgemmPacked(ta bool, m int, a []float32, lda int, b *PackedB, acc bool, c [
 		pb := b.data[p0*np : p0*np+kc*np]
 		for i0 := 0; i0 < m; i0 += MC {
 			mc := min(MC, m-i0)
-			packA(w.a[:], a, lda, ta, i0, mc, p0, kc)
-			block(w, w.a[:], &bsrc{p: pb}, mc, n, kc, acc || p0 > 0, c[i0*ldc:], ldc)
+			as := w.sourceA(a, lda, ta, i0, mc, p0, kc, n)
+			block(w, &as, &bsrc{p: pb}, mc, n, kc, acc || p0 > 0, c[i0*ldc:], ldc)
 		}
 	}
 }
 
-// block computes the mc×nc block of C at c from a packed block of A
-// (mc×kc) and the block of B that bs gives (kc×nc): B's panels outside, so
-// that each stays in L1 while the kernel runs down A's.
-func block(w *workspace, pa []float32, bs *bsrc, mc, nc, kc int, acc bool, c []float32, ldc int) {
+// directAMaxN is the widest product (columns of C) for which Sgemm reads
+// A in place rather than packing it: packing costs about what the kernel
+// spends on a value of A for 16 columns, so below a few panels it is a
+// large share of the product (the deep penalty's chain, with 16 to 64
+// columns and thousands of rows). Tests and benchmarks change it.
+var directAMaxN = 4 * NR
+
+// asrc is where block finds the panels of a mc×kc block of op(A): packed
+// (p), or in A itself (a, element (i, p) at as·p + ar·i) with a last
+// partial panel packed (e).
+type asrc struct {
+	p      []float32
+	a      []float32
+	as, ar int
+	e      []float32
+}
+
+// sourceA packs op(A)'s block of rows [i0, i0+mc) and columns [p0, p0+kc)
+// into w.a, or, for a product of at most directAMaxN columns, points into
+// A and packs only a last partial panel.
+func (w *workspace) sourceA(a []float32, lda int, ta bool, i0, mc, p0, kc, n int) asrc {
+	if n > directAMaxN {
+		packA(w.a[:], a, lda, ta, i0, mc, p0, kc)
+		return asrc{p: w.a[:]}
+	}
+	var s asrc
+	if ta {
+		s = asrc{a: a[p0*lda+i0:], as: lda, ar: 1}
+	} else {
+		s = asrc{a: a[i0*lda+p0:], as: 1, ar: lda}
+	}
+	if full := mc - mc%MR; full < mc {
+		packA(w.a[:], a, lda, ta, i0+full, mc-full, p0, kc)
+		s.e = w.a[:kc*MR]
+	}
+	return s
+}
+
+// panel returns the panel of rows [ip, ip+MR) and its strides.
+func (s *asrc) panel(ip, kc, mc int) (a []float32, as, ar int) {
+	switch {
+	case s.p != nil:
+		return s.p[ip*kc : ip*kc+kc*MR], MR, 1
+	case mc-ip < MR:
+		return s.e, MR, 1
+	}
+	return s.a[ip*s.ar : ip*s.ar+(kc-1)*s.as+(MR-1)*s.ar+1], s.as, s.ar
+}
+
+// block computes the mc×nc block of C at c from the blocks of A (mc×kc)
+// and B (kc×nc) that as and bs give: B's panels outside, so that each
+// stays in L1 while the kernel runs down A's.
+func block(w *workspace, as *asrc, bs *bsrc, mc, nc, kc int, acc bool, c []float32, ldc int) {
 	for jp := 0; jp < nc; jp += NR {
 		cols := min(NR, nc-jp)
 		b, ldb := bs.panel(jp, kc, nc)
 		for ip := 0; ip < mc; ip += MR {
 			rows := min(MR, mc-ip)
-			a := pa[ip*kc : ip*kc+kc*MR]
+			a, sa, ra := as.panel(ip, kc, mc)
 			if rows == MR && cols == NR {
-				kern(kc, a, b, ldb, c[ip*ldc+jp:], ldc, acc)
+				kern(kc, a, sa, ra, b, ldb, c[ip*ldc+jp:], ldc, acc)
 				continue
 			}
 			// An edge block: computed whole into tmp (the packed
 			// panels are zero past the edge), then its valid part.
-			kern(kc, a, b, ldb, w.tmp[:], NR, false)
+			kern(kc, a, sa, ra, b, ldb, w.tmp[:], NR, false)
 			for i := 0; i < rows; i++ {
 				ci := c[(ip+i)*ldc+jp : (ip+i)*ldc+jp+cols]
 				ti := w.tmp[i*NR : i*NR+cols]
@@ -232,28 +281,28 @@ func block(w *workspace, pa []float32, bs *bsrc, mc, nc, kc int, acc bool, c []f
 	}
 }
 
-// kern computes the MR×NR block of C at c (row stride ldc) from a packed
-// panel of A (kc×MR) and a panel of B (kc rows of NR, ldb apart): c = a·b,
-// or c += a·b when acc.
-func kern(kc int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
-	_ = a[kc*MR-1]
+// kern computes the MR×NR block of C at c (row stride ldc) from a panel
+// of A (kc steps of MR values: (i, p) at as·p + ar·i) and a panel of B (kc
+// rows of NR, ldb apart): c = a·b, or c += a·b when acc.
+func kern(kc int, a []float32, as, ar int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+	_ = a[(kc-1)*as+(MR-1)*ar]
 	_ = b[(kc-1)*ldb+NR-1]
 	_ = c[(MR-1)*ldc+NR-1]
 	if useAsm {
-		kernAVX2(kc, &a[0], &b[0], ldb, &c[0], ldc, acc)
+		kernAVX2(kc, &a[0], as, ar, &b[0], ldb, &c[0], ldc, acc)
 		return
 	}
-	kernGo(kc, a, b, ldb, c, ldc, acc)
+	kernGo(kc, a, as, ar, b, ldb, c, ldc, acc)
 }
 
 // kernGo is the microkernel's specification, in float32 like the
 // assembly (whose FMAs round once per step where this rounds twice).
-func kernGo(kc int, a, b []float32, ldb int, c []float32, ldc int, acc bool) {
+func kernGo(kc int, a []float32, as, ar int, b []float32, ldb int, c []float32, ldc int, acc bool) {
 	var s [MR][NR]float32
 	for p := 0; p < kc; p++ {
-		ap := a[p*MR : p*MR+MR]
 		bp := b[p*ldb : p*ldb+NR]
-		for i, av := range ap {
+		for i := range MR {
+			av := a[p*as+i*ar]
 			for j, bv := range bp {
 				s[i][j] += av * bv
 			}

@@ -91,17 +91,20 @@ func TestSgemmMatchesFloat64(t *testing.T) {
 						c := randSlice(r, (m-1)*ldc+n+5)
 						c0 := append([]float32(nil), c...)
 						want := ref(ta, tb, m, n, k, a, lda, b, ldb, acc, c0, ldc)
-						// an untransposed B read in place, and packed
+						// an untransposed B read in place, and packed; A
+						// packed, and read in place
 						for _, direct := range []bool{true, false} {
-							if tb && !direct {
-								continue
+							for _, maxN := range []int{0, 1 << 20} {
+								if tb && !direct {
+									continue
+								}
+								directB, directAMaxN = direct, maxN
+								copy(c, c0)
+								Sgemm(ta, tb, m, n, k, a, lda, b, ldb, acc, c, ldc)
+								directB, directAMaxN = true, 4*NR
+								name := fmt.Sprintf("%dx%dx%d ta=%v tb=%v acc=%v directB=%v directA=%v", m, n, k, ta, tb, acc, direct, maxN > 0)
+								check(t, name, c, c0, want, m, n, ldc, tolerance(k))
 							}
-							directB = direct
-							copy(c, c0)
-							Sgemm(ta, tb, m, n, k, a, lda, b, ldb, acc, c, ldc)
-							directB = true
-							name := fmt.Sprintf("%dx%dx%d ta=%v tb=%v acc=%v direct=%v", m, n, k, ta, tb, acc, direct)
-							check(t, name, c, c0, want, m, n, ldc, tolerance(k))
 						}
 					}
 				}

@@ -13,7 +13,7 @@ var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // kernAVX2 is kernGo in assembly (kern_amd64.s).
 //
 //go:noescape
-func kernAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX2(k int, a *float32, as, ar int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
 // transposeAVX2 sets dst[c·ldd+r] = src[r·lds+c] for r, c < 8.
 //

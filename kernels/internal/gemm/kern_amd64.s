@@ -10,29 +10,31 @@
 
 #include "textflag.h"
 
-// STEP is one step of k: A's elements at byte offset ao from AX, B's row
-// at addresses b0 (its first 8 floats) and b1 (its last 8).
-#define STEP(ao, b0, b1) \
+// STEP is one step of k: A's six elements at AX + i·ar (R12 = ar, R13 =
+// 3·ar, R14 = 5·ar), B's row at addresses b0 (its first 8 floats) and b1
+// (its last 8); then AX moves on by a step of A (SI).
+#define STEP(b0, b1) \
 	VMOVUPS b0, Y12; \
 	VMOVUPS b1, Y13; \
-	VBROADCASTSS ao(AX), Y14; \
+	VBROADCASTSS (AX), Y14; \
 	VFMADD231PS Y12, Y14, Y0; \
 	VFMADD231PS Y13, Y14, Y1; \
-	VBROADCASTSS ao+4(AX), Y15; \
+	VBROADCASTSS (AX)(R12*1), Y15; \
 	VFMADD231PS Y12, Y15, Y2; \
 	VFMADD231PS Y13, Y15, Y3; \
-	VBROADCASTSS ao+8(AX), Y14; \
+	VBROADCASTSS (AX)(R12*2), Y14; \
 	VFMADD231PS Y12, Y14, Y4; \
 	VFMADD231PS Y13, Y14, Y5; \
-	VBROADCASTSS ao+12(AX), Y15; \
+	VBROADCASTSS (AX)(R13*1), Y15; \
 	VFMADD231PS Y12, Y15, Y6; \
 	VFMADD231PS Y13, Y15, Y7; \
-	VBROADCASTSS ao+16(AX), Y14; \
+	VBROADCASTSS (AX)(R12*4), Y14; \
 	VFMADD231PS Y12, Y14, Y8; \
 	VFMADD231PS Y13, Y14, Y9; \
-	VBROADCASTSS ao+20(AX), Y15; \
+	VBROADCASTSS (AX)(R14*1), Y15; \
 	VFMADD231PS Y12, Y15, Y10; \
-	VFMADD231PS Y13, Y15, Y11
+	VFMADD231PS Y13, Y15, Y11; \
+	ADDQ SI, AX
 
 // ADDROW adds row r's two vectors to C's row at DI; STROW stores them.
 #define ADDROW(lo, hi) \
@@ -47,17 +49,25 @@
 	VMOVUPS hi, 32(DI); \
 	ADDQ DX, DI
 
-// func kernAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+// func kernAVX2(k int, a *float32, as, ar int, b *float32, ldb int, c *float32, ldc int, acc bool)
 //
-// B's rows are ldb floats apart: NR in a packed panel, the matrix's row
-// stride when the kernel reads B in place. R9, R10, R11 are 1, 3 and 4 rows.
-TEXT ·kernAVX2(SB), NOSPLIT, $0-49
+// A's element (i, p) is as·p + ar·i floats from a: as = MR, ar = 1 in a
+// packed panel; A's own strides when the kernel reads it in place. B's
+// rows are ldb floats apart: NR in a packed panel, the matrix's row stride
+// when the kernel reads B in place. R9, R10, R11 are 1, 3 and 4 rows of B.
+TEXT ·kernAVX2(SB), NOSPLIT, $0-65
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
-	MOVQ b+16(FP), BX
-	MOVQ ldb+24(FP), R9
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ as+16(FP), SI
+	MOVQ ar+24(FP), R12
+	MOVQ b+32(FP), BX
+	MOVQ ldb+40(FP), R9
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), DX
+	SHLQ $2, SI
+	SHLQ $2, R12
+	LEAQ (R12)(R12*2), R13
+	LEAQ (R12)(R12*4), R14
 	SHLQ $2, DX
 	SHLQ $2, R9
 	LEAQ (R9)(R9*2), R10
@@ -101,11 +111,10 @@ TEXT ·kernAVX2(SB), NOSPLIT, $0-49
 	JLT  one
 
 four:
-	STEP(0, (BX), 32(BX))
-	STEP(24, (BX)(R9*1), 32(BX)(R9*1))
-	STEP(48, (BX)(R9*2), 32(BX)(R9*2))
-	STEP(72, (BX)(R10*1), 32(BX)(R10*1))
-	ADDQ $96, AX
+	STEP((BX), 32(BX))
+	STEP((BX)(R9*1), 32(BX)(R9*1))
+	STEP((BX)(R9*2), 32(BX)(R9*2))
+	STEP((BX)(R10*1), 32(BX)(R10*1))
 	ADDQ R11, BX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -114,14 +123,13 @@ four:
 one:
 	TESTQ CX, CX
 	JEQ   done
-	STEP(0, (BX), 32(BX))
-	ADDQ  $24, AX
+	STEP((BX), 32(BX))
 	ADDQ  R9, BX
 	DECQ  CX
 	JMP   one
 
 done:
-	MOVBLZX acc+48(FP), R8
+	MOVBLZX acc+64(FP), R8
 	TESTQ   R8, R8
 	JEQ     store
 	ADDROW(Y0, Y1)
