@@ -17,9 +17,10 @@
 //     training step allocates nothing. On several cores a training batch
 //     of at least 32 rows per core is run data-parallel (shard.go): one
 //     single-worker VM per block of rows over its own graph, a prologue for
-//     the work that depends on the parameters alone, an epilogue for the
-//     gradient's tail that is linear in the summed per-shard values, and
-//     Adam over all workers.
+//     the work that depends on the parameters alone, the packing of the
+//     weights the shards multiply by transposed (once per step, for all
+//     shards: kernels.PackedB), an epilogue for the gradient's tail that is
+//     linear in the summed per-shard values, and Adam over all workers.
 //   - Gorgonia's TapeMachine (Config.Machine = GorgoniaVM), the reference:
 //     it runs the same graph and the same kernels, with the gradients bound
 //     as dual values; the tests require the two to agree bit for bit.

@@ -26,16 +26,39 @@ var Available = useAVX2
 // useAsm selects the microkernel; tests turn it off to run the Go one.
 var useAsm = useAVX2
 
-// workspace holds one call's packed blocks. Sgemm takes one from a pool,
-// so that it allocates nothing once warm, and several goroutines can call
-// it at once.
+// workspace holds one call's packed blocks (1.2 MB). Sgemm takes one from
+// a free list, so that several goroutines can call it at once and a call
+// allocates nothing once as many workspaces exist as goroutines have
+// called it at once; they are kept for the process's life (a sync.Pool
+// would hand them to the garbage collector, and a training step that
+// allocates nothing would allocate again after each collection).
 type workspace struct {
 	a   [MC * KC]float32
 	b   [KC * NC]float32
 	tmp [MR * NR]float32
 }
 
-var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+var workspaces struct {
+	sync.Mutex
+	free []*workspace
+}
+
+func getWorkspace() *workspace {
+	workspaces.Lock()
+	defer workspaces.Unlock()
+	if n := len(workspaces.free); n > 0 {
+		w := workspaces.free[n-1]
+		workspaces.free = workspaces.free[:n-1]
+		return w
+	}
+	return new(workspace)
+}
+
+func putWorkspace(w *workspace) {
+	workspaces.Lock()
+	workspaces.free = append(workspaces.free, w)
+	workspaces.Unlock()
+}
 
 // Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when acc is set, on
 // the calling goroutine. C is m×n with row stride ldc; op(A) is m×k, A
@@ -56,8 +79,8 @@ func Sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 		}
 		return
 	}
-	w := workspaces.Get().(*workspace)
-	defer workspaces.Put(w)
+	w := getWorkspace()
+	defer putWorkspace(w)
 	for j0 := 0; j0 < n; j0 += NC {
 		nc := min(NC, n-j0)
 		ks := KStep(k)
@@ -185,8 +208,8 @@ func SgemmPacked(ta bool, m int, a []float32, lda int, b *PackedB, acc bool, c [
 		}
 		return
 	}
-	w := workspaces.Get().(*workspace)
-	defer workspaces.Put(w)
+	w := getWorkspace()
+	defer putWorkspace(w)
 	np := npad(n)
 	ks := KStep(k)
 	for p0 := 0; p0 < k; p0 += ks {

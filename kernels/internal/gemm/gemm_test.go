@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -196,6 +197,17 @@ func TestSgemmAllocatesNothing(t *testing.T) {
 	Sgemm(false, true, 64, 1000, 784, a, 784, b, 784, false, c, 1000)
 	if n := testing.AllocsPerRun(5, func() { Sgemm(false, true, 64, 1000, 784, a, 784, b, 784, false, c, 1000) }); n != 0 {
 		t.Fatalf("Sgemm allocates %v times per call", n)
+	}
+	// nor after garbage collections (which empty a sync.Pool)
+	// (AllocsPerRun's warm-up call would hide that)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	Sgemm(false, true, 64, 1000, 784, a, 784, b, 784, false, c, 1000)
+	runtime.ReadMemStats(&after)
+	if n := after.Mallocs - before.Mallocs; n != 0 {
+		t.Fatalf("Sgemm allocated %d times after two garbage collections", n)
 	}
 }
 
