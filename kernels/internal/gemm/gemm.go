@@ -261,6 +261,22 @@ func (w *workspace) sourceA(a []float32, lda int, ta bool, i0, mc, p0, kc, n int
 	return s
 }
 
+// step is how many floats apart the full panels of rows are.
+func (s *asrc) step(kc int) int {
+	if s.p != nil {
+		return kc * MR
+	}
+	return MR * s.ar
+}
+
+// whole is the slice the full panels are in.
+func (s *asrc) whole() []float32 {
+	if s.p != nil {
+		return s.p
+	}
+	return s.a
+}
+
 // panel returns the panel of rows [ip, ip+MR) and its strides.
 func (s *asrc) panel(ip, kc, mc int) (a []float32, as, ar int) {
 	switch {
@@ -279,7 +295,19 @@ func block(w *workspace, as *asrc, bs *bsrc, mc, nc, kc int, acc bool, c []float
 	for jp := 0; jp < nc; jp += NR {
 		cols := min(NR, nc-jp)
 		b, ldb := bs.panel(jp, kc, nc)
-		for ip := 0; ip < mc; ip += MR {
+		ip := 0
+		if full := mc / MR; full > 1 && cols == NR && useAsm {
+			// the full blocks of this column in one call
+			a, sa, ra := as.panel(0, kc, mc)
+			step := as.step(kc)
+			last := (full - 1) * step
+			_ = as.whole()[last+(kc-1)*sa+(MR-1)*ra]
+			_ = b[(kc-1)*ldb+NR-1]
+			_ = c[(full*MR-1)*ldc+jp+NR-1]
+			kernAVX2(full, kc, &a[0], sa, ra, step, &b[0], ldb, &c[jp], ldc, acc)
+			ip = full * MR
+		}
+		for ; ip < mc; ip += MR {
 			rows := min(MR, mc-ip)
 			a, sa, ra := as.panel(ip, kc, mc)
 			if rows == MR && cols == NR {
@@ -312,7 +340,7 @@ func kern(kc int, a []float32, as, ar int, b []float32, ldb int, c []float32, ld
 	_ = b[(kc-1)*ldb+NR-1]
 	_ = c[(MR-1)*ldc+NR-1]
 	if useAsm {
-		kernAVX2(kc, &a[0], as, ar, &b[0], ldb, &c[0], ldc, acc)
+		kernAVX2(1, kc, &a[0], as, ar, 0, &b[0], ldb, &c[0], ldc, acc)
 		return
 	}
 	kernGo(kc, a, as, ar, b, ldb, c, ldc, acc)

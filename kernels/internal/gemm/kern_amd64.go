@@ -10,10 +10,11 @@ import "golang.org/x/sys/cpu"
 // the OS, for the YMM registers) must support AVX2 and FMA.
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// kernAVX2 is kernGo in assembly (kern_amd64.s).
+// kernAVX2 is kernGo in assembly (kern_amd64.s), on np blocks one under
+// the other, the panels of A astep floats apart.
 //
 //go:noescape
-func kernAVX2(k int, a *float32, as, ar int, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX2(np, k int, a *float32, as, ar, astep int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
 // transposeAVX2 sets dst[c·ldd+r] = src[r·lds+c] for r, c < 8.
 //

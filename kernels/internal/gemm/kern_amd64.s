@@ -49,21 +49,27 @@
 	VMOVUPS hi, 32(DI); \
 	ADDQ DX, DI
 
-// func kernAVX2(k int, a *float32, as, ar int, b *float32, ldb int, c *float32, ldc int, acc bool)
+// func kernAVX2(np, k int, a *float32, as, ar, astep int, b *float32, ldb int, c *float32, ldc int, acc bool)
 //
-// A's element (i, p) is as·p + ar·i floats from a: as = MR, ar = 1 in a
-// packed panel; A's own strides when the kernel reads it in place. B's
-// rows are ldb floats apart: NR in a packed panel, the matrix's row stride
-// when the kernel reads B in place. R9, R10, R11 are 1, 3 and 4 rows of B.
-TEXT ·kernAVX2(SB), NOSPLIT, $0-65
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ as+16(FP), SI
-	MOVQ ar+24(FP), R12
-	MOVQ b+32(FP), BX
-	MOVQ ldb+40(FP), R9
-	MOVQ c+48(FP), DI
-	MOVQ ldc+56(FP), DX
+// np blocks of MR×NR, one under the other: block r from the panel of A
+// that starts r·astep floats from a, the one panel of B, into C's rows
+// [r·MR, r·MR+MR) from c. A's element (i, p) is as·p + ar·i floats from
+// its panel's start: as = MR, ar = 1 in a packed panel; A's own strides
+// when the kernel reads it in place. B's rows are ldb floats apart: NR in
+// a packed panel, the matrix's row stride when the kernel reads B in
+// place. R9, R10, R11 are 1, 3 and 4 rows of B. One call runs down a
+// whole column of blocks, so the Go side's cost is paid once per panel of
+// B, not once per block.
+TEXT ·kernAVX2(SB), NOSPLIT, $16-81
+	MOVQ np+0(FP), R8
+	MOVQ R8, panels-8(SP)
+	MOVQ a+16(FP), AX
+	MOVQ AX, astart-16(SP)
+	MOVQ as+24(FP), SI
+	MOVQ ar+32(FP), R12
+	MOVQ ldb+56(FP), R9
+	MOVQ c+64(FP), DI
+	MOVQ ldc+72(FP), DX
 	SHLQ $2, SI
 	SHLQ $2, R12
 	LEAQ (R12)(R12*2), R13
@@ -73,6 +79,11 @@ TEXT ·kernAVX2(SB), NOSPLIT, $0-65
 	LEAQ (R9)(R9*2), R10
 	MOVQ R9, R11
 	SHLQ $2, R11
+
+panel:
+	MOVQ k+8(FP), CX
+	MOVQ b+48(FP), BX
+	MOVQ astart-16(SP), AX
 
 	// Fetch C's block while the loop runs: it is read (acc) or written
 	// once, at the end, and is often not in cache (a weight gradient's
@@ -129,7 +140,7 @@ one:
 	JMP   one
 
 done:
-	MOVBLZX acc+64(FP), R8
+	MOVBLZX acc+80(FP), R8
 	TESTQ   R8, R8
 	JEQ     store
 	ADDROW(Y0, Y1)
@@ -138,8 +149,7 @@ done:
 	ADDROW(Y6, Y7)
 	ADDROW(Y8, Y9)
 	ADDROW(Y10, Y11)
-	VZEROUPPER
-	RET
+	JMP     next
 
 store:
 	STROW(Y0, Y1)
@@ -148,6 +158,16 @@ store:
 	STROW(Y6, Y7)
 	STROW(Y8, Y9)
 	STROW(Y10, Y11)
+
+next:
+	// DI is at the next block's first row of C already.
+	MOVQ astart-16(SP), AX
+	MOVQ astep+40(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, AX
+	MOVQ AX, astart-16(SP)
+	DECQ panels-8(SP)
+	JNE  panel
 	VZEROUPPER
 	RET
 
