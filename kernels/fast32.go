@@ -70,21 +70,13 @@ func actBackward32(out, a, g []float32, act Act) {
 	a, g = a[:len(out)], g[:len(out)]
 	switch act {
 	case Sigmoid:
-		for i, v := range a {
-			out[i] = g[i] * (v * (1 - v))
-		}
+		vec.SigmoidBackward(out, a, g)
 	case Tanh:
 		for i, v := range a {
 			out[i] = g[i] * (1 - v*v)
 		}
 	case ReLU:
-		for i, v := range a {
-			if v > 0 {
-				out[i] = g[i]
-			} else {
-				out[i] = 0
-			}
-		}
+		vec.ReluBackward(out, a, g)
 	default:
 		copy(out, g)
 	}
@@ -94,9 +86,7 @@ func actDeriv32(out, a []float32, act Act) {
 	a = a[:len(out)]
 	switch act {
 	case Sigmoid:
-		for i, v := range a {
-			out[i] = v * (1 - v)
-		}
+		vec.SigmoidDeriv(out, a)
 	case Tanh:
 		for i, v := range a {
 			out[i] = 1 - v*v
@@ -120,9 +110,7 @@ func actDerivBackward32(out, a, g []float32, act Act) {
 	a, g = a[:len(out)], g[:len(out)]
 	switch act {
 	case Sigmoid:
-		for i, v := range a {
-			out[i] = g[i] * (1 - 2*v)
-		}
+		vec.SigmoidDerivBackward(out, a, g)
 	case Tanh:
 		for i, v := range a {
 			out[i] = g[i] * (-2 * v)
@@ -158,26 +146,7 @@ func dot64[T Float](a, b []T) float64 {
 
 // sqDist64 is Σ (a[i]−b[i])² accumulated in float64, over four sums so
 // that the additions do not wait on each other.
-func sqDist64(a, b []float32) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+3 < len(a); i += 4 {
-		d0 := float64(a[i] - b[i])
-		d1 := float64(a[i+1] - b[i+1])
-		d2 := float64(a[i+2] - b[i+2])
-		d3 := float64(a[i+3] - b[i+3])
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
-	}
-	for ; i < len(a); i++ {
-		d := float64(a[i] - b[i])
-		s0 += d * d
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+func sqDist64(a, b []float32) float64 { return vec.SqDist(a, b) }
 
 // reconLoss32 computes ReconLoss in float32 with float64 sums. BCE is
 // Σ softplus(z) − Σ x·z.
@@ -228,15 +197,10 @@ func reconGrad32(out, z, x, g []float32, rows, n int, outAct Act, bce bool) bool
 		switch {
 		case bce:
 			vec.Sigmoid(or, zr)
-			for i, a := range or {
-				or[i] = gb * (a - xr[i])
-			}
+			vec.ScaleDiff(or, or, xr, gb)
 		case outAct == Sigmoid:
 			vec.Sigmoid(or, zr)
-			g2 := 2 * gb
-			for i, a := range or {
-				or[i] = g2 * (a - xr[i]) * (a * (1 - a))
-			}
+			vec.SigmoidSSEGrad(or, or, xr, 2*gb)
 		case outAct == ReLU:
 			zr = zr[:len(or)]
 			g2 := 2 * gb
@@ -248,11 +212,7 @@ func reconGrad32(out, z, x, g []float32, rows, n int, outAct Act, bce bool) bool
 				}
 			}
 		default: // linear
-			zr = zr[:len(or)]
-			g2 := 2 * gb
-			for i, v := range zr {
-				or[i] = g2 * (v - xr[i])
-			}
+			vec.ScaleDiff(or, zr, xr, 2*gb)
 		}
 	}
 	return true

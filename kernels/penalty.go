@@ -251,12 +251,7 @@ func RowDot[T Float](out, g, p []T, B, R, C int) {
 const penStack = 4096
 
 // mulTo is o[i] = x[i]·y[i].
-func mulTo(o, x, y []float32) {
-	x, y = x[:len(o)], y[:len(o)]
-	for i := range o {
-		o[i] = x[i] * y[i]
-	}
-}
+func mulTo(o, x, y []float32) { vec.Mul(o, x, y) }
 
 // mulAdd is o[i] += x[i]·y[i].
 func mulAdd(o, x, y []float32) {

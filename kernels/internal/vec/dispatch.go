@@ -162,6 +162,12 @@ func Add(dst, x, y []float32) {
 	AddGo(dst[n:], x[n:], y[n:])
 }
 
+// Mul sets dst[i] = x[i]·y[i] (dst may be x or y; MulGo, bit for bit).
+// It panics if x or y is shorter than dst.
+func Mul(dst, x, y []float32) {
+	binary("Mul", dst, x, y, mulAVX2, MulGo)
+}
+
 // ScaleMul sets dst[i] = (s·x[i])·y[i], rounding after each product as
 // ScaleMulGo does (so the results are the same, bit for bit). It panics if
 // x or y is shorter than dst.
@@ -178,6 +184,106 @@ func ScaleMul(dst []float32, s float32, x, y []float32) {
 		scaleMulAVX2(dst[:n], s, x, y)
 	}
 	ScaleMulGo(dst[n:], s, x[n:], y[n:])
+}
+
+// SigmoidDeriv sets dst[i] = a[i]·(1−a[i]) (see SigmoidDerivGo; the same
+// results bit for bit). It panics if a is shorter than dst.
+func SigmoidDeriv(dst, a []float32) {
+	if len(a) < len(dst) {
+		panicLen("SigmoidDeriv", "a", len(a), "dst", len(dst))
+	}
+	n := 0
+	if useAVX2 && len(dst) >= 8 {
+		n = len(dst) &^ 7
+		sigmoidDerivAVX2(dst[:n], a)
+	}
+	SigmoidDerivGo(dst[n:], a[n:])
+}
+
+// binary checks a binary element-wise function's lengths and splits it
+// between the assembly (whole vectors) and the Go version (the rest).
+func binary(name string, dst, a, g []float32, asm, gof func(dst, a, g []float32)) {
+	if len(a) < len(dst) {
+		panicLen(name, "a", len(a), "dst", len(dst))
+	}
+	if len(g) < len(dst) {
+		panicLen(name, "g", len(g), "dst", len(dst))
+	}
+	n := 0
+	if useAVX2 && len(dst) >= 8 {
+		n = len(dst) &^ 7
+		asm(dst[:n], a, g)
+	}
+	gof(dst[n:], a[n:], g[n:])
+}
+
+// SigmoidBackward sets dst[i] = g[i]·(a[i]·(1−a[i])) (SigmoidBackwardGo,
+// bit for bit). It panics if a or g is shorter than dst.
+func SigmoidBackward(dst, a, g []float32) {
+	binary("SigmoidBackward", dst, a, g, sigmoidBackwardAVX2, SigmoidBackwardGo)
+}
+
+// SigmoidDerivBackward sets dst[i] = g[i]·(1−2a[i])
+// (SigmoidDerivBackwardGo, bit for bit). It panics if a or g is shorter
+// than dst.
+func SigmoidDerivBackward(dst, a, g []float32) {
+	binary("SigmoidDerivBackward", dst, a, g, sigmoidDerivBackwardAVX2, SigmoidDerivBackwardGo)
+}
+
+// ReluBackward sets dst[i] = g[i] where a[i] > 0, else 0 (ReluBackwardGo,
+// bit for bit). It panics if a or g is shorter than dst.
+func ReluBackward(dst, a, g []float32) {
+	binary("ReluBackward", dst, a, g, reluBackwardAVX2, ReluBackwardGo)
+}
+
+// ScaleDiff sets dst[i] = s·(a[i]−x[i]) (ScaleDiffGo, bit for bit). It
+// panics if a or x is shorter than dst.
+func ScaleDiff(dst, a, x []float32, s float32) {
+	if len(a) < len(dst) {
+		panicLen("ScaleDiff", "a", len(a), "dst", len(dst))
+	}
+	if len(x) < len(dst) {
+		panicLen("ScaleDiff", "x", len(x), "dst", len(dst))
+	}
+	n := 0
+	if useAVX2 && len(dst) >= 8 {
+		n = len(dst) &^ 7
+		scaleDiffAVX2(dst[:n], a, x, s)
+	}
+	ScaleDiffGo(dst[n:], a[n:], x[n:], s)
+}
+
+// SigmoidSSEGrad sets dst[i] = (s·(a[i]−x[i]))·(a[i]·(1−a[i]))
+// (SigmoidSSEGradGo, bit for bit); dst may be a. It panics if a or x is
+// shorter than dst.
+func SigmoidSSEGrad(dst, a, x []float32, s float32) {
+	if len(a) < len(dst) {
+		panicLen("SigmoidSSEGrad", "a", len(a), "dst", len(dst))
+	}
+	if len(x) < len(dst) {
+		panicLen("SigmoidSSEGrad", "x", len(x), "dst", len(dst))
+	}
+	n := 0
+	if useAVX2 && len(dst) >= 8 {
+		n = len(dst) &^ 7
+		sigmoidSSEGradAVX2(dst[:n], a, x, s)
+	}
+	SigmoidSSEGradGo(dst[n:], a[n:], x[n:], s)
+}
+
+// SqDist is SqDistGo, bit for bit. It panics if b is shorter than a.
+func SqDist(a, b []float32) float64 {
+	if len(b) < len(a) {
+		panicLen("SqDist", "b", len(b), "a", len(a))
+	}
+	var acc [4]float64
+	n := 0
+	if useAVX2 && len(a) >= 4 {
+		n = len(a) &^ 3
+		sqDistAVX2(a[:n], b, &acc)
+	}
+	sqDistTail(a, b, &acc, n)
+	return (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 // panicLen panics for a slice argument shorter than the first.

@@ -91,3 +91,93 @@ func ScaleMulGo(dst []float32, s float32, x, y []float32) {
 		dst[i] = s * x[i] * y[i]
 	}
 }
+
+// SigmoidDerivGo sets dst[i] = a[i]·(1−a[i]): σ′ from σ's output a.
+func SigmoidDerivGo(dst, a []float32) {
+	a = a[:len(dst)]
+	for i, v := range a {
+		dst[i] = v * (1 - v)
+	}
+}
+
+// SigmoidBackwardGo sets dst[i] = g[i]·(a[i]·(1−a[i])): the gradient
+// through σ from its output a.
+func SigmoidBackwardGo(dst, a, g []float32) {
+	a, g = a[:len(dst)], g[:len(dst)]
+	for i, v := range a {
+		dst[i] = g[i] * (v * (1 - v))
+	}
+}
+
+// SigmoidDerivBackwardGo sets dst[i] = g[i]·(1−2a[i]): the gradient of
+// a(1−a) with respect to a.
+func SigmoidDerivBackwardGo(dst, a, g []float32) {
+	a, g = a[:len(dst)], g[:len(dst)]
+	for i, v := range a {
+		dst[i] = g[i] * (1 - 2*v)
+	}
+}
+
+// ReluBackwardGo sets dst[i] = g[i] where a[i] > 0, else 0: the gradient
+// through ReLU from its output a.
+func ReluBackwardGo(dst, a, g []float32) {
+	a, g = a[:len(dst)], g[:len(dst)]
+	for i, v := range a {
+		if v > 0 {
+			dst[i] = g[i]
+		} else {
+			dst[i] = 0
+		}
+	}
+}
+
+// ScaleDiffGo sets dst[i] = s·(a[i]−x[i]).
+func ScaleDiffGo(dst, a, x []float32, s float32) {
+	a, x = a[:len(dst)], x[:len(dst)]
+	for i, v := range a {
+		dst[i] = s * (v - x[i])
+	}
+}
+
+// SigmoidSSEGradGo sets dst[i] = (s·(a[i]−x[i]))·(a[i]·(1−a[i])).
+func SigmoidSSEGradGo(dst, a, x []float32, s float32) {
+	a, x = a[:len(dst)], x[:len(dst)]
+	for i, v := range a {
+		dst[i] = s * (v - x[i]) * (v * (1 - v))
+	}
+}
+
+// SqDistGo is Σ (a[i]−b[i])², each difference in float32, squared and
+// summed in float64 over four partial sums (element i into sum i mod 4).
+func SqDistGo(a, b []float32) float64 {
+	var acc [4]float64
+	sqDistTail(a, b, &acc, 0)
+	return (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+// sqDistTail adds a[i:], b[i:] into acc as SqDistGo does, i a multiple of 4.
+func sqDistTail(a, b []float32, acc *[4]float64, i int) {
+	b = b[:len(a)]
+	for ; i+3 < len(a); i += 4 {
+		d0 := float64(a[i] - b[i])
+		d1 := float64(a[i+1] - b[i+1])
+		d2 := float64(a[i+2] - b[i+2])
+		d3 := float64(a[i+3] - b[i+3])
+		acc[0] += d0 * d0
+		acc[1] += d1 * d1
+		acc[2] += d2 * d2
+		acc[3] += d3 * d3
+	}
+	for ; i < len(a); i++ {
+		d := float64(a[i] - b[i])
+		acc[0] += d * d
+	}
+}
+
+// MulGo sets dst[i] = x[i]·y[i].
+func MulGo(dst, x, y []float32) {
+	x, y = x[:len(dst)], y[:len(dst)]
+	for i := range dst {
+		dst[i] = x[i] * y[i]
+	}
+}

@@ -54,3 +54,31 @@ func addAVX2(dst, x, y []float32)
 //
 //go:noescape
 func scaleMulAVX2(dst []float32, s float32, x, y []float32)
+
+// The activations' derivatives on dst[:len(dst)&^7]: see the Go versions.
+
+//go:noescape
+func sigmoidDerivAVX2(dst, a []float32)
+
+//go:noescape
+func sigmoidBackwardAVX2(dst, a, g []float32)
+
+//go:noescape
+func sigmoidDerivBackwardAVX2(dst, a, g []float32)
+
+//go:noescape
+func reluBackwardAVX2(dst, a, g []float32)
+
+//go:noescape
+func scaleDiffAVX2(dst, a, x []float32, s float32)
+
+//go:noescape
+func sigmoidSSEGradAVX2(dst, a, x []float32, s float32)
+
+//go:noescape
+func sqDistAVX2(a, b []float32, acc *[4]float64)
+
+// mulAVX2 is MulGo on dst[:len(dst)&^7].
+//
+//go:noescape
+func mulAVX2(dst, x, y []float32)

@@ -591,3 +591,225 @@ scaleMulLoop:
 scaleMulDone:
 	VZEROUPPER
 	RET
+
+// The activations' derivatives. Each loop takes 8 elements per iteration,
+// len(dst)&^7 in all (the dispatchers run the Go versions on the rest),
+// and does the Go version's float32 operations in its order, so the
+// results are the same bit for bit. SI is a, DX g (a again where there is
+// no g).
+
+// func sigmoidDerivAVX2(dst, a []float32)
+// dst = a·(1−a).
+TEXT ·sigmoidDerivAVX2(SB), NOSPLIT, $0-48
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), CX
+	MOVQ    a_base+24(FP), SI
+	MOVQ    SI, DX
+	VMOVUPS one<>(SB), Y2
+	SHRQ $3, CX
+	JZ   sdDone
+
+sdLoop:
+	VMOVUPS (SI), Y0
+	VSUBPS Y0, Y2, Y1
+	VMULPS Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  sdLoop
+
+sdDone:
+	VZEROUPPER
+	RET
+
+// func sigmoidBackwardAVX2(dst, a, g []float32)
+// dst = g·(a·(1−a)).
+TEXT ·sigmoidBackwardAVX2(SB), NOSPLIT, $0-72
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), CX
+	MOVQ    a_base+24(FP), SI
+	MOVQ    g_base+48(FP), DX
+	VMOVUPS one<>(SB), Y2
+	SHRQ $3, CX
+	JZ   sbDone
+
+sbLoop:
+	VMOVUPS (SI), Y0
+	VSUBPS Y0, Y2, Y1
+	VMULPS Y1, Y0, Y0
+	VMULPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  sbLoop
+
+sbDone:
+	VZEROUPPER
+	RET
+
+// func sigmoidDerivBackwardAVX2(dst, a, g []float32)
+// dst = g·(1−2a); 2a is a+a, exact as the Go version's 2*a.
+TEXT ·sigmoidDerivBackwardAVX2(SB), NOSPLIT, $0-72
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), CX
+	MOVQ    a_base+24(FP), SI
+	MOVQ    g_base+48(FP), DX
+	VMOVUPS one<>(SB), Y2
+	SHRQ $3, CX
+	JZ   sdbDone
+
+sdbLoop:
+	VMOVUPS (SI), Y0
+	VADDPS Y0, Y0, Y0
+	VSUBPS Y0, Y2, Y1
+	VMULPS (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  sdbLoop
+
+sdbDone:
+	VZEROUPPER
+	RET
+
+// func reluBackwardAVX2(dst, a, g []float32)
+// dst = g where a > 0 (ordered: not for NaN), else +0.
+TEXT ·reluBackwardAVX2(SB), NOSPLIT, $0-72
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   dst_len+8(FP), CX
+	MOVQ   a_base+24(FP), SI
+	MOVQ   g_base+48(FP), DX
+	VXORPS Y2, Y2, Y2
+	SHRQ $3, CX
+	JZ   rbDone
+
+rbLoop:
+	VMOVUPS (SI), Y0
+	VCMPPS $0x0e, Y2, Y0, Y0
+	VANDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  rbLoop
+
+rbDone:
+	VZEROUPPER
+	RET
+
+// func scaleDiffAVX2(dst, a, x []float32, s float32)
+// dst = s·(a−x): the gradient of the loss through a linear output, or BCE's.
+TEXT ·scaleDiffAVX2(SB), NOSPLIT, $0-76
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         a_base+24(FP), SI
+	MOVQ         x_base+48(FP), DX
+	VBROADCASTSS s+72(FP), Y2
+	SHRQ         $3, CX
+	JZ           sdfDone
+
+sdfLoop:
+	VMOVUPS (SI), Y0
+	VSUBPS  (DX), Y0, Y0
+	VMULPS  Y0, Y2, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     sdfLoop
+
+sdfDone:
+	VZEROUPPER
+	RET
+
+// func sigmoidSSEGradAVX2(dst, a, x []float32, s float32)
+// dst = (s·(a−x))·(a·(1−a)): the squared error's gradient through a
+// sigmoid output a.
+TEXT ·sigmoidSSEGradAVX2(SB), NOSPLIT, $0-76
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         a_base+24(FP), SI
+	MOVQ         x_base+48(FP), DX
+	VBROADCASTSS s+72(FP), Y2
+	VMOVUPS      one<>(SB), Y3
+	SHRQ         $3, CX
+	JZ           ssgDone
+
+ssgLoop:
+	VMOVUPS (SI), Y0
+	VSUBPS  (DX), Y0, Y1
+	VMULPS  Y1, Y2, Y1
+	VSUBPS  Y0, Y3, Y4
+	VMULPS  Y4, Y0, Y0
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     ssgLoop
+
+ssgDone:
+	VZEROUPPER
+	RET
+
+// func sqDistAVX2(a, b []float32, acc *[4]float64)
+// acc[j] += Σ float64(a[i]−b[i])² over the i ≡ j mod 4, i < len(a)&^3, in
+// order: the Go version's four partial sums, rounded as it rounds them
+// (a float32 difference, then a float64 square and sum, no FMA).
+TEXT ·sqDistAVX2(SB), NOSPLIT, $0-56
+	MOVQ    a_base+0(FP), SI
+	MOVQ    a_len+8(FP), CX
+	MOVQ    b_base+24(FP), DX
+	MOVQ    acc+48(FP), DI
+	VMOVUPD (DI), Y2
+	SHRQ    $2, CX
+	JZ      sqdDone
+
+sqdLoop:
+	VMOVUPS   (SI), X0
+	VSUBPS    (DX), X0, X0
+	VCVTPS2PD X0, Y0
+	VMULPD    Y0, Y0, Y0
+	VADDPD    Y0, Y2, Y2
+	ADDQ      $16, SI
+	ADDQ      $16, DX
+	DECQ      CX
+	JNZ       sqdLoop
+
+sqdDone:
+	VMOVUPD Y2, (DI)
+	VZEROUPPER
+	RET
+
+// func mulAVX2(dst, x, y []float32)
+// mulAVX2 sets dst[i] = x[i]·y[i] for i < len(dst)&^7.
+TEXT ·mulAVX2(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+	MOVQ y_base+48(FP), DX
+	SHRQ $3, CX
+	JZ   mulDone
+
+mulLoop:
+	VMOVUPS (SI), Y0
+	VMULPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     mulLoop
+
+mulDone:
+	VZEROUPPER
+	RET

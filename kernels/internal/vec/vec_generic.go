@@ -16,3 +16,11 @@ func adamAVX2(p, g, m, v []float32, k *[8]float32)          { panic("vec: no ass
 func finiteAVX2(x []float32) bool                           { panic("vec: no assembly") }
 func addAVX2(dst, x, y []float32)                           { panic("vec: no assembly") }
 func scaleMulAVX2(dst []float32, s float32, x, y []float32) { panic("vec: no assembly") }
+func sigmoidDerivAVX2(dst, a []float32)                     { panic("vec: no assembly") }
+func sigmoidBackwardAVX2(dst, a, g []float32)               { panic("vec: no assembly") }
+func sigmoidDerivBackwardAVX2(dst, a, g []float32)          { panic("vec: no assembly") }
+func reluBackwardAVX2(dst, a, g []float32)                  { panic("vec: no assembly") }
+func scaleDiffAVX2(dst, a, x []float32, s float32)          { panic("vec: no assembly") }
+func sigmoidSSEGradAVX2(dst, a, x []float32, s float32)     { panic("vec: no assembly") }
+func sqDistAVX2(a, b []float32, acc *[4]float64)            { panic("vec: no assembly") }
+func mulAVX2(dst, x, y []float32)                           { panic("vec: no assembly") }

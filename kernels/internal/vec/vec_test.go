@@ -486,11 +486,17 @@ func TestNoWritePastEnd(t *testing.T) {
 	for n := 0; n <= 40; n++ {
 		x := uniformFixed(n + 8)
 		for name, f := range map[string]func(dst []float32){
-			"Exp":        func(dst []float32) { Exp(dst, x) },
-			"Sigmoid":    func(dst []float32) { Sigmoid(dst, x) },
-			"AddSigmoid": func(dst []float32) { AddSigmoid(dst, x, x) },
-			"Add":        func(dst []float32) { Add(dst, x, x) },
-			"ScaleMul":   func(dst []float32) { ScaleMul(dst, 2, x, x) },
+			"Exp":                  func(dst []float32) { Exp(dst, x) },
+			"Sigmoid":              func(dst []float32) { Sigmoid(dst, x) },
+			"AddSigmoid":           func(dst []float32) { AddSigmoid(dst, x, x) },
+			"Add":                  func(dst []float32) { Add(dst, x, x) },
+			"SigmoidDeriv":         func(dst []float32) { SigmoidDeriv(dst, x) },
+			"SigmoidBackward":      func(dst []float32) { SigmoidBackward(dst, x, x) },
+			"SigmoidDerivBackward": func(dst []float32) { SigmoidDerivBackward(dst, x, x) },
+			"ReluBackward":         func(dst []float32) { ReluBackward(dst, x, x) },
+			"ScaleDiff":            func(dst []float32) { ScaleDiff(dst, x, x, 2) },
+			"SigmoidSSEGrad":       func(dst []float32) { SigmoidSSEGrad(dst, x, x, 2) },
+			"ScaleMul":             func(dst []float32) { ScaleMul(dst, 2, x, x) },
 			"Adam": func(dst []float32) {
 				g, m, v := clone(x), clone(x), clone(x)
 				for i := range v {
@@ -526,13 +532,20 @@ func TestNoAllocs(t *testing.T) {
 	x, y, z := make([]float32, n), make([]float32, n), make([]float32, n)
 	w := make([]float32, n)
 	for name, f := range map[string]func(){
-		"Exp":         func() { Exp(y, x) },
-		"Sigmoid":     func() { Sigmoid(y, x) },
-		"AddSigmoid":  func() { AddSigmoid(y, x, z) },
-		"Add":         func() { Add(y, x, z) },
-		"ScaleMul":    func() { ScaleMul(y, 2, x, z) },
-		"SoftplusSum": func() { SoftplusSum(x) },
-		"Adam":        func() { Adam(x, y, z, w, 0.9, 0.999, 1, 1, 1e-3, 1e-8) },
+		"Exp":                  func() { Exp(y, x) },
+		"Sigmoid":              func() { Sigmoid(y, x) },
+		"AddSigmoid":           func() { AddSigmoid(y, x, z) },
+		"Add":                  func() { Add(y, x, z) },
+		"SigmoidDeriv":         func() { SigmoidDeriv(y, x) },
+		"SigmoidBackward":      func() { SigmoidBackward(y, x, z) },
+		"SigmoidDerivBackward": func() { SigmoidDerivBackward(y, x, z) },
+		"ReluBackward":         func() { ReluBackward(y, x, z) },
+		"ScaleDiff":            func() { ScaleDiff(y, x, z, 2) },
+		"SigmoidSSEGrad":       func() { SigmoidSSEGrad(y, x, z, 2) },
+		"SqDist":               func() { SqDist(x, z) },
+		"ScaleMul":             func() { ScaleMul(y, 2, x, z) },
+		"SoftplusSum":          func() { SoftplusSum(x) },
+		"Adam":                 func() { Adam(x, y, z, w, 0.9, 0.999, 1, 1, 1e-3, 1e-8) },
 	} {
 		if a := testing.AllocsPerRun(10, f); a != 0 {
 			t.Errorf("%s: %v allocations", name, a)
@@ -687,6 +700,15 @@ func TestAddScaleMul(t *testing.T) {
 		Add(acc, acc, y)
 		sameBits(t, fmt.Sprintf("Add in place n=%d", n), acc, want)
 
+		Mul(got, x, y)
+		MulGo(want, x, y)
+		sameBits(t, fmt.Sprintf("Mul n=%d", n), got, want)
+		for i := range want {
+			if float64(want[i]) != float64(float32(float64(x[i])*float64(y[i]))) {
+				t.Fatalf("MulGo n=%d [%d]: %g · %g = %g", n, i, x[i], y[i], want[i])
+			}
+		}
+
 		ScaleMul(got, 0.37, x, y)
 		ScaleMulGo(want, 0.37, x, y)
 		sameBits(t, fmt.Sprintf("ScaleMul n=%d", n), got, want)
@@ -704,6 +726,88 @@ func sameBits(t *testing.T, name string, got, want []float32) {
 	for i := range want {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 			t.Fatalf("%s [%d]: %g, want %g", name, i, got[i], want[i])
+		}
+	}
+}
+
+// The activations' derivatives: bit for bit their Go versions (the same
+// float32 operations in the same order), on every length, special values
+// included; the Go versions against float64.
+func TestActivationDerivatives(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 0.5, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e-30, -1e-30}
+	for _, n := range lengths {
+		a, g := uniform(r, n, -0.5, 1.5), uniform(r, n, -10, 10)
+		for i := range a {
+			if r.IntN(6) == 0 {
+				a[i] = special[r.IntN(len(special))]
+			}
+			if r.IntN(6) == 0 {
+				g[i] = special[r.IntN(len(special))]
+			}
+		}
+		got, want := make([]float32, n), make([]float32, n)
+		SigmoidDeriv(got, a)
+		SigmoidDerivGo(want, a)
+		sameBits(t, fmt.Sprintf("SigmoidDeriv n=%d", n), got, want)
+		for _, f := range []struct {
+			name     string
+			vec, gof func(dst, a, g []float32)
+			ref      func(a, g float64) float64
+		}{
+			{"SigmoidBackward", SigmoidBackward, SigmoidBackwardGo, func(a, g float64) float64 { return g * a * (1 - a) }},
+			{"SigmoidDerivBackward", SigmoidDerivBackward, SigmoidDerivBackwardGo, func(a, g float64) float64 { return g * (1 - 2*a) }},
+			{"ReluBackward", ReluBackward, ReluBackwardGo, func(a, g float64) float64 {
+				if a > 0 {
+					return g
+				}
+				return 0
+			}},
+		} {
+			f.vec(got, a, g)
+			f.gof(want, a, g)
+			sameBits(t, fmt.Sprintf("%s n=%d", f.name, n), got, want)
+			for i := range want { // a few roundings: within 4 ulp-scale of float64
+				w := f.ref(float64(a[i]), float64(g[i]))
+				if math.IsNaN(w) || math.IsInf(w, 0) || math.Abs(w) > 1e30 {
+					continue
+				}
+				scale := math.Abs(float64(g[i])) * (math.Abs(float64(a[i])) + 1) * (math.Abs(float64(a[i])) + 1)
+				if math.Abs(float64(want[i])-w) > 0x1p-21*scale+1e-38 {
+					t.Fatalf("%sGo n=%d [%d]: a=%g g=%g: %g, float64 %g", f.name, n, i, a[i], g[i], want[i], w)
+				}
+			}
+		}
+	}
+}
+
+// The loss's kernels: bit for bit their Go versions; SqDist also against
+// a float64 sum.
+func TestLossKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range lengths {
+		a, x := uniform(r, n, 0, 1), uniform(r, n, 0, 1)
+		got, want := make([]float32, n), make([]float32, n)
+		ScaleDiff(got, a, x, -0.37)
+		ScaleDiffGo(want, a, x, -0.37)
+		sameBits(t, fmt.Sprintf("ScaleDiff n=%d", n), got, want)
+		SigmoidSSEGrad(got, a, x, 1.3)
+		SigmoidSSEGradGo(want, a, x, 1.3)
+		sameBits(t, fmt.Sprintf("SigmoidSSEGrad n=%d", n), got, want)
+		inPlace := clone(a)
+		SigmoidSSEGrad(inPlace, inPlace, x, 1.3)
+		sameBits(t, fmt.Sprintf("SigmoidSSEGrad in place n=%d", n), inPlace, want)
+		s, sg := SqDist(a, x), SqDistGo(a, x)
+		if math.Float64bits(s) != math.Float64bits(sg) {
+			t.Fatalf("SqDist n=%d: %v, SqDistGo %v", n, s, sg)
+		}
+		var ref float64
+		for i := range a {
+			d := float64(a[i] - x[i])
+			ref += d * d
+		}
+		if math.Abs(s-ref) > 1e-12*(ref+1) {
+			t.Fatalf("SqDist n=%d: %v, float64 %v", n, s, ref)
 		}
 	}
 }
