@@ -311,9 +311,7 @@ func colSumSq32(out, w []float32, n0, n1 int) {
 	i := 0
 	for ; i+4 <= n0; i += 4 {
 		w0, w1, w2, w3 := rows4(w, i, len(out))
-		for j := range out {
-			out[j] += (w0[j]*w0[j] + w1[j]*w1[j]) + (w2[j]*w2[j] + w3[j]*w3[j])
-		}
+		vec.AddSq4(out, w0, w1, w2, w3)
 	}
 	for ; i < n0; i++ {
 		mulAdd(out, w[i*n1:(i+1)*n1], w[i*n1:(i+1)*n1])

@@ -168,6 +168,22 @@ func Mul(dst, x, y []float32) {
 	binary("Mul", dst, x, y, mulAVX2, MulGo)
 }
 
+// AddSq4 sets dst[i] += (w0[i]² + w1[i]²) + (w2[i]² + w3[i]²) (AddSq4Go,
+// bit for bit). It panics if a row is shorter than dst.
+func AddSq4(dst, w0, w1, w2, w3 []float32) {
+	for _, w := range [][]float32{w0, w1, w2, w3} {
+		if len(w) < len(dst) {
+			panicLen("AddSq4", "w", len(w), "dst", len(dst))
+		}
+	}
+	n := 0
+	if useAVX2 && len(dst) >= 8 {
+		n = len(dst) &^ 7
+		addSq4AVX2(dst[:n], w0, w1, w2, w3)
+	}
+	AddSq4Go(dst[n:], w0[n:], w1[n:], w2[n:], w3[n:])
+}
+
 // ScaleMul sets dst[i] = (s·x[i])·y[i], rounding after each product as
 // ScaleMulGo does (so the results are the same, bit for bit). It panics if
 // x or y is shorter than dst.

@@ -181,3 +181,12 @@ func MulGo(dst, x, y []float32) {
 		dst[i] = x[i] * y[i]
 	}
 }
+
+// AddSq4Go sets dst[i] += (w0[i]² + w1[i]²) + (w2[i]² + w3[i]²): four
+// rows of a column sum of squares.
+func AddSq4Go(dst, w0, w1, w2, w3 []float32) {
+	w0, w1, w2, w3 = w0[:len(dst)], w1[:len(dst)], w2[:len(dst)], w3[:len(dst)]
+	for j := range dst {
+		dst[j] += (w0[j]*w0[j] + w1[j]*w1[j]) + (w2[j]*w2[j] + w3[j]*w3[j])
+	}
+}

@@ -82,3 +82,8 @@ func sqDistAVX2(a, b []float32, acc *[4]float64)
 //
 //go:noescape
 func mulAVX2(dst, x, y []float32)
+
+// addSq4AVX2 is AddSq4Go on dst[:len(dst)&^7].
+//
+//go:noescape
+func addSq4AVX2(dst, w0, w1, w2, w3 []float32)

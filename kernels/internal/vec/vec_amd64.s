@@ -813,3 +813,41 @@ mulLoop:
 mulDone:
 	VZEROUPPER
 	RET
+
+// func addSq4AVX2(dst, w0, w1, w2, w3 []float32)
+// dst[i] += (w0[i]² + w1[i]²) + (w2[i]² + w3[i]²) for i < len(dst)&^7.
+TEXT ·addSq4AVX2(SB), NOSPLIT, $0-120
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ w0_base+24(FP), SI
+	MOVQ w1_base+48(FP), DX
+	MOVQ w2_base+72(FP), R8
+	MOVQ w3_base+96(FP), R9
+	SHRQ $3, CX
+	JZ   addSq4Done
+
+addSq4Loop:
+	VMOVUPS (SI), Y0
+	VMULPS  Y0, Y0, Y0
+	VMOVUPS (DX), Y1
+	VMULPS  Y1, Y1, Y1
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS (R8), Y2
+	VMULPS  Y2, Y2, Y2
+	VMOVUPS (R9), Y3
+	VMULPS  Y3, Y3, Y3
+	VADDPS  Y3, Y2, Y2
+	VADDPS  Y2, Y0, Y0
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     addSq4Loop
+
+addSq4Done:
+	VZEROUPPER
+	RET

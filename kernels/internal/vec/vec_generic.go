@@ -24,3 +24,4 @@ func scaleDiffAVX2(dst, a, x []float32, s float32)          { panic("vec: no ass
 func sigmoidSSEGradAVX2(dst, a, x []float32, s float32)     { panic("vec: no assembly") }
 func sqDistAVX2(a, b []float32, acc *[4]float64)            { panic("vec: no assembly") }
 func mulAVX2(dst, x, y []float32)                           { panic("vec: no assembly") }
+func addSq4AVX2(dst, w0, w1, w2, w3 []float32)              { panic("vec: no assembly") }

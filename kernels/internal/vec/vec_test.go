@@ -700,6 +700,22 @@ func TestAddScaleMul(t *testing.T) {
 		Add(acc, acc, y)
 		sameBits(t, fmt.Sprintf("Add in place n=%d", n), acc, want)
 
+		w := [4][]float32{uniform(r, n, -3, 3), uniform(r, n, -3, 3), uniform(r, n, -3, 3), uniform(r, n, -3, 3)}
+		copy(got, x)
+		copy(want, x)
+		AddSq4(got, w[0], w[1], w[2], w[3])
+		AddSq4Go(want, w[0], w[1], w[2], w[3])
+		sameBits(t, fmt.Sprintf("AddSq4 n=%d", n), got, want)
+		for i := range want {
+			ref := float64(x[i])
+			for _, wr := range w {
+				ref += float64(wr[i]) * float64(wr[i])
+			}
+			if math.Abs(float64(want[i])-ref) > 1e-6*(math.Abs(ref)+40) {
+				t.Fatalf("AddSq4Go n=%d [%d]: %g, float64 %g", n, i, want[i], ref)
+			}
+		}
+
 		Mul(got, x, y)
 		MulGo(want, x, y)
 		sameBits(t, fmt.Sprintf("Mul n=%d", n), got, want)
