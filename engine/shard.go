@@ -390,6 +390,40 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 	for _, u := range fusedInto {
 		fusedSum[u] = true
 	}
+	// A further gathered product read only by a sum u = s + P, s itself a
+	// fused sum read only by u (a tied weight's gradient: penalty +
+	// encoder product + decoder product), is added into the same buffer:
+	// root gives each fused sum the node whose buffer it accumulates in.
+	root := map[*G.Node]*G.Node{}
+	for g, u := range fusedInto {
+		uk := children(s0.m.Graph, u)
+		root[u] = uk[0]
+		if uk[0] == g {
+			root[u] = uk[1]
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, g := range plan.gathered {
+			if _, done := fusedInto[g]; done || len(users[g]) != 1 || isGrad[g] {
+				continue
+			}
+			u := users[g][0]
+			kids := children(s0.m.Graph, u)
+			if len(kids) != 2 || !isSum(u) {
+				continue
+			}
+			s := kids[0]
+			if s == g {
+				s = kids[1]
+			}
+			if s == g || !fusedSum[s] || isGrad[s] || len(users[s]) != 1 {
+				continue
+			}
+			fusedInto[g], fusedSum[u], root[u] = u, true, root[s]
+			changed = true
+		}
+	}
 	for _, n := range plan.epilogue {
 		if !afterGather[n] {
 			if err := vm.plan(n, children(s0.m.Graph, n), nil); err != nil {
@@ -400,9 +434,17 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 
 	// The gathered products are whole single-threaded products, as many
 	// at once as there are workers (split in halves, a product runs
-	// slower), each worker taking the largest left.
+	// slower), each worker taking the largest left; products added into
+	// the same buffer run in bands of its rows instead, one per worker,
+	// each band taking every product in turn.
 	var jobs []func()
 	var flops []int
+	type accJob struct {
+		a, b []float32
+		mm   graph.MatMulShape
+	}
+	groups := map[*G.Node][]accJob{} // root → the products added into its buffer
+	var roots []*G.Node
 	for j, n := range plan.gathered {
 		mm, _ := graph.MatMulOf(n.Op())
 		mm.K = 0
@@ -413,20 +455,40 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 		kids := children(s0.m.Graph, n)
 		a, b := gather[slices.Index(plan.gatherOps, kids[0])], gather[slices.Index(plan.gatherOps, kids[1])]
 		if u, ok := fusedInto[n]; ok {
-			uk := children(s0.m.Graph, u)
-			other := uk[0]
-			if other == n {
-				other = uk[1]
+			r := root[u]
+			vm.buf[u] = vm.buf[r] // computed before the products; the sums are its only readers
+			if groups[r] == nil {
+				roots = append(roots, r)
 			}
-			out := vm.buf[other] // computed before the products; u is its only reader
-			vm.buf[u] = out
-			jobs = append(jobs, func() { kernels.MatMulAcc(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB) })
-		} else {
-			out := make([]float32, mm.M*mm.N)
-			vm.buf[n] = out
-			jobs = append(jobs, func() { kernels.MatMul(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB) })
+			groups[r] = append(groups[r], accJob{a, b, mm})
+			continue
 		}
+		out := make([]float32, mm.M*mm.N)
+		vm.buf[n] = out
+		jobs = append(jobs, func() { kernels.MatMul(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB) })
 		flops = append(flops, mm.M*mm.N*mm.K)
+	}
+	for _, r := range roots {
+		out, g := vm.buf[r], groups[r]
+		if len(g) == 1 {
+			a, b, mm := g[0].a, g[0].b, g[0].mm
+			jobs = append(jobs, func() { kernels.MatMulAcc(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB) })
+			flops = append(flops, mm.M*mm.N*mm.K)
+			continue
+		}
+		m, cost := g[0].mm.M, 0
+		for _, j := range g {
+			cost += j.mm.M * j.mm.N * j.mm.K
+		}
+		for w := 0; w < workers; w++ {
+			i0, i1 := m*w/workers, m*(w+1)/workers
+			jobs = append(jobs, func() {
+				for _, j := range g {
+					kernels.MatMulAccTile(out, j.a, j.b, j.mm.M, j.mm.N, j.mm.K, j.mm.TA, j.mm.TB, i0, i1, 0, j.mm.N)
+				}
+			})
+			flops = append(flops, cost/workers)
+		}
 	}
 	sh.gathered, sh.fused = len(jobs), len(fusedInto)
 	if len(jobs) > 0 {

@@ -115,6 +115,20 @@ func MatMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 i
 	matMulTile(c, a, b, m, n, k, ta, tb, i0, i1, j0, j1, 0)
 }
 
+// MatMulAccTile is MatMulTile added to c's block: C[i0:i1, j0:j1] +=
+// the block of op(a)·op(b).
+func MatMulAccTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 int) {
+	if !serial[T]() && ((i1-i0) > SerialTileM || (j1-j0) > SerialTileN) {
+		for r := i0; r < i1; r += SerialTileM {
+			for q := j0; q < j1; q += SerialTileN {
+				matMulTile(c, a, b, m, n, k, ta, tb, r, min(r+SerialTileM, i1), q, min(q+SerialTileN, j1), 1)
+			}
+		}
+		return
+	}
+	matMulTile(c, a, b, m, n, k, ta, tb, i0, i1, j0, j1, 1)
+}
+
 // MatMulAcc is MatMul added to c: c += op(a)·op(b).
 func MatMulAcc[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 	if len(c) != m*n || len(a) != m*k || len(b) != k*n {
