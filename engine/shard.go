@@ -281,8 +281,10 @@ func (sh *sharded) buildShards(mc *machine, p *graph.Params, models []*graph.Mod
 // a tied decoder) read it packed by caetrain's gemm, packed once per step
 // for all shards, over the workers, after the prologue (kernels.PackedB):
 // a BLAS call would transpose it again for each shard. Untransposed
-// weights need no packing: the gemm reads their rows in place. Only where
-// kernels.Sgemm is caetrain's own.
+// weights need no packing: the gemm reads their rows in place; nor do
+// transposed ones by shards of at most 64 rows, which the gemm multiplies
+// as Cᵀ = W·δᵀ (kernels.PackPays). Only where kernels.Sgemm is caetrain's
+// own.
 func (sh *sharded) buildPacks(params, shared map[*G.Node][]float32, workers int) {
 	if kernels.Sgemm != "avx2" {
 		return
@@ -305,7 +307,7 @@ func (sh *sharded) buildPacks(params, shared map[*G.Node][]float32, workers int)
 		for i := range s.vm.prog {
 			ins := &s.vm.prog[i]
 			mm, ok := graph.MatMulOf(ins.node.Op())
-			if !ok || !mm.TB || ins.tasks != nil || len(ins.in) != 2 {
+			if !ok || !kernels.PackPays(mm.M, mm.N, mm.TA, mm.TB) || ins.tasks != nil || len(ins.in) != 2 {
 				continue
 			}
 			b := ins.in[1]

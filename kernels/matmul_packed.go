@@ -54,6 +54,14 @@ func (p *PackedB) PackTasks(parts int) []func() {
 	return tasks
 }
 
+// PackPays reports whether a product c = op(a)·op(b), c: [m, n], with b
+// shared by many products, runs faster with b packed once (MatMulPacked)
+// than through MatMul: for a transposed b, unless MatMul multiplies by it
+// in place anyway (few rows of c: gemm.Transposes).
+func PackPays(m, n int, ta, tb bool) bool {
+	return Sgemm == "avx2" && tb && !gemm.Transposes(ta, tb, m, n)
+}
+
 // MatMulPacked is MatMul with op(b) packed: c = op(a)·op(b), c: [m, n],
 // op(a): [m, k] (a stored [k, m] when ta), with b's values as of the last
 // Pack.

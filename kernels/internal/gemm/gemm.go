@@ -36,6 +36,20 @@ type workspace struct {
 	a   [MC * KC]float32
 	b   [KC * NC]float32
 	tmp [MR * NR]float32
+	t   [tMax]float32 // Cᵀ, for the transposed route (see Transposes)
+}
+
+// tMax is the largest Cᵀ the transposed route takes.
+const tMax = 64 * 1024
+
+// Transposes reports whether Sgemm computes C = op(A)·Bᵀ (B stored n×k)
+// as Cᵀ = B·op(A)ᵀ: when C has at most directAMaxN rows, so that the
+// wide operand B is read in place as the kernel's A and only the narrow
+// op(A) is packed, instead of B being transposed into panels (a layer's
+// 784×1000 weights by a shard's 64 rows: packing them costs as much as a
+// third of the product). Cᵀ goes to C through an 8×8 transpose.
+func Transposes(ta, tb bool, m, n int) bool {
+	return tb && !ta && useAsm && m <= directAMaxN && m*n <= tMax
 }
 
 var workspaces struct {
@@ -81,6 +95,19 @@ func Sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 	}
 	w := getWorkspace()
 	defer putWorkspace(w)
+	if Transposes(ta, tb, m, n) {
+		// Cᵀ = B·op(A)ᵀ: B (n×k, untransposed as stored) is the kernel's
+		// A, op(A)ᵀ (stored m×k, so transposed) its B.
+		ct := w.t[:n*m]
+		sgemm(w, false, true, n, m, k, b, ldb, a, lda, false, ct, m)
+		transposeInto(c, ldc, ct, m, n, acc)
+		return
+	}
+	sgemm(w, ta, tb, m, n, k, a, lda, b, ldb, acc, c, ldc)
+}
+
+// sgemm is Sgemm on the workspace w, without the transposed route.
+func sgemm(w *workspace, ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, acc bool, c []float32, ldc int) {
 	for j0 := 0; j0 < n; j0 += NC {
 		nc := min(NC, n-j0)
 		ks := KStep(k)
@@ -103,6 +130,36 @@ func Sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 				mc := min(MC, m-i0)
 				as := w.sourceA(a, lda, ta, i0, mc, p0, kc, nc)
 				block(w, &as, &bs, mc, nc, kc, acc || p0 > 0, c[i0*ldc+j0:], ldc)
+			}
+		}
+	}
+}
+
+// transposeInto sets C (m×n, row stride ldc) to tᵀ (t is n×m), or adds
+// tᵀ to it when acc.
+func transposeInto(c []float32, ldc int, t []float32, m, n int, acc bool) {
+	i8, j8 := 0, 0
+	if !acc && useAsm {
+		i8, j8 = m&^7, n&^7
+		for i := 0; i < i8; i += 8 {
+			_ = c[(i+7)*ldc+j8-1]
+			for j := 0; j < j8; j += 8 {
+				_ = t[(j+7)*m+i+7]
+				transposeAVX2(&c[i*ldc+j], ldc, &t[j*m+i], m)
+			}
+		}
+	}
+	for i := 0; i < m; i++ {
+		ci := c[i*ldc : i*ldc+n]
+		from := j8
+		if i >= i8 {
+			from = 0
+		}
+		for j := from; j < n; j++ {
+			if acc {
+				ci[j] += t[j*m+i]
+			} else {
+				ci[j] = t[j*m+i]
 			}
 		}
 	}
