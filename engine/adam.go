@@ -40,7 +40,8 @@ func (a *Adam) Step(grads [][]float32) {
 
 // parallelAdam runs the finiteness check of the gradients and Adam's update
 // over a worker pool, each worker taking the same slice of every parameter
-// tensor. It is planned once for one set of gradient buffers (the fast VM
+// tensor. It leaves the gradients as they are (kernels.AdamStepKeep): it
+// serves the fast VM, which writes every gradient afresh each run. It is planned once for one set of gradient buffers (the fast VM
 // writes the same ones every run), so a step allocates nothing.
 type parallelAdam struct {
 	a      *Adam
@@ -71,7 +72,7 @@ func newParallelAdam(a *Adam, grads [][]float32, workers int) *parallelAdam {
 			for i, p := range a.params {
 				lo, hi := len(p)*w/workers, len(p)*(w+1)/workers
 				if lo < hi {
-					kernels.AdamStep(p[lo:hi], grads[i][lo:hi], a.M[i][lo:hi], a.V[i][lo:hi], a.T, a.Hyper)
+					kernels.AdamStepKeep(p[lo:hi], grads[i][lo:hi], a.M[i][lo:hi], a.V[i][lo:hi], a.T, a.Hyper)
 				}
 			}
 		})

@@ -24,6 +24,17 @@ type AdamHyper struct {
 // p, g, m, v: [n]. This is the update of gorgonia's AdamSolver (without
 // clipping or regularisation), fused into one pass that allocates nothing.
 func AdamStep[T Float](p, g, m, v []T, t int, h AdamHyper) {
+	adamStep(p, g, m, v, t, h, true)
+}
+
+// AdamStepKeep is AdamStep leaving g as it is, for callers that write
+// every gradient afresh each step (caetrain's fast VM): Adam then streams
+// seven arrays, not eight.
+func AdamStepKeep[T Float](p, g, m, v []T, t int, h AdamHyper) {
+	adamStep(p, g, m, v, t, h, false)
+}
+
+func adamStep[T Float](p, g, m, v []T, t int, h AdamHyper, zero bool) {
 	n := len(p)
 	if len(g) != n || len(m) != n || len(v) != n {
 		panic("kernels: AdamStep: p, g, m and v must have the same length")
@@ -32,7 +43,7 @@ func AdamStep[T Float](p, g, m, v []T, t int, h AdamHyper) {
 		panic("kernels: AdamStep: step t must be ≥ 1")
 	}
 	if p32, ok := as32(p); ok {
-		adamStep32(p32, any(g).([]float32), any(m).([]float32), any(v).([]float32), t, h)
+		adamStep32(p32, any(g).([]float32), any(m).([]float32), any(v).([]float32), t, h, zero)
 		return
 	}
 	b1, b2 := T(h.Beta1), T(h.Beta2)
@@ -45,6 +56,8 @@ func AdamStep[T Float](p, g, m, v []T, t int, h AdamHyper) {
 		vi := b2*v[i] + (1-b2)*gi*gi
 		m[i], v[i] = mi, vi
 		p[i] -= lr * (mi * c1) / (T(math.Sqrt(float64(vi*c2))) + eps)
-		g[i] = 0
+		if zero {
+			g[i] = 0
+		}
 	}
 }

@@ -218,8 +218,12 @@ func reconGrad32(out, z, x, g []float32, rows, n int, outAct Act, bce bool) bool
 	return true
 }
 
-func adamStep32(p, g, m, v []float32, t int, h AdamHyper) {
+func adamStep32(p, g, m, v []float32, t int, h AdamHyper, zero bool) {
 	c1 := float32(1 / (1 - math.Pow(h.Beta1, float64(t))))
 	c2 := float32(1 / (1 - math.Pow(h.Beta2, float64(t))))
+	if !zero {
+		vec.AdamKeep(p, g, m, v, float32(h.Beta1), float32(h.Beta2), c1, c2, float32(h.LR), float32(h.Eps))
+		return
+	}
 	vec.Adam(p, g, m, v, float32(h.Beta1), float32(h.Beta2), c1, c2, float32(h.LR), float32(h.Eps))
 }

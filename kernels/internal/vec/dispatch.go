@@ -112,6 +112,17 @@ func SoftplusSum(z []float32) float64 {
 // is shorter than p. The AVX2 version does AdamGo's float32 operations in
 // the same order, so its results are the same (see the tests).
 func Adam(p, g, m, v []float32, b1, b2, c1, c2, lr, eps float32) {
+	adam(p, g, m, v, b1, b2, c1, c2, lr, eps, true)
+}
+
+// AdamKeep is Adam leaving g as it is: for callers that overwrite their
+// gradients every step, it saves Adam a store of every gradient (one of
+// the eight arrays it streams).
+func AdamKeep(p, g, m, v []float32, b1, b2, c1, c2, lr, eps float32) {
+	adam(p, g, m, v, b1, b2, c1, c2, lr, eps, false)
+}
+
+func adam(p, g, m, v []float32, b1, b2, c1, c2, lr, eps float32, zero bool) {
 	if len(g) < len(p) {
 		panicLen("Adam", "g", len(g), "p", len(p))
 	}
@@ -125,10 +136,14 @@ func Adam(p, g, m, v []float32, b1, b2, c1, c2, lr, eps float32) {
 	if useAVX2 && len(p) >= 8 {
 		n = len(p) &^ 7
 		k := [8]float32{b1, 1 - b1, b2, 1 - b2, c1, c2, lr, eps}
-		adamAVX2(p[:n], g, m, v, &k)
+		adamAVX2(p[:n], g, m, v, &k, zero)
 	}
 	if n < len(p) {
-		AdamGo(p[n:], g[n:], m[n:], v[n:], b1, b2, c1, c2, lr, eps)
+		if zero {
+			AdamGo(p[n:], g[n:], m[n:], v[n:], b1, b2, c1, c2, lr, eps)
+		} else {
+			AdamKeepGo(p[n:], g[n:], m[n:], v[n:], b1, b2, c1, c2, lr, eps)
+		}
 	}
 }
 

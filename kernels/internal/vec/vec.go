@@ -55,6 +55,16 @@ func SoftplusSumGo(z []float32) float64 {
 //
 // c1, c2 are the bias corrections 1/(1−β1ᵗ), 1/(1−β2ᵗ).
 func AdamGo(p, g, m, v []float32, b1, b2, c1, c2, lr, eps float32) {
+	adamGo(p, g, m, v, b1, b2, c1, c2, lr, eps)
+	clear(g[:len(p)])
+}
+
+// AdamKeepGo is AdamGo leaving g as it is.
+func AdamKeepGo(p, g, m, v []float32, b1, b2, c1, c2, lr, eps float32) {
+	adamGo(p, g, m, v, b1, b2, c1, c2, lr, eps)
+}
+
+func adamGo(p, g, m, v []float32, b1, b2, c1, c2, lr, eps float32) {
 	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
 	for i := range p {
 		gi := g[i]
@@ -62,7 +72,6 @@ func AdamGo(p, g, m, v []float32, b1, b2, c1, c2, lr, eps float32) {
 		vi := b2*v[i] + (1-b2)*gi*gi
 		m[i], v[i] = mi, vi
 		p[i] -= lr * (mi * c1) / (float32(math.Sqrt(float64(vi*c2))) + eps)
-		g[i] = 0
 	}
 }
 

@@ -38,7 +38,7 @@ func softplusAVX2(z []float32, acc *[16]float64)
 // k = {b1, 1−b1, b2, 1−b2, c1, c2, lr, eps}.
 //
 //go:noescape
-func adamAVX2(p, g, m, v []float32, k *[8]float32)
+func adamAVX2(p, g, m, v []float32, k *[8]float32, zero bool)
 
 // finiteAVX2 reports whether x[:len(x)&^7] holds no NaN and no ±Inf.
 //

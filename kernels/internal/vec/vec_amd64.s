@@ -445,13 +445,15 @@ softplusStore:
 	VZEROUPPER
 	RET
 
-// func adamAVX2(p, g, m, v []float32, k *[8]float32)
+// func adamAVX2(p, g, m, v []float32, k *[8]float32, zero bool)
 // One Adam step on p[:len(p)&^7] (the entry point runs AdamGo on the
-// tail), with k = {b1, 1−b1, b2, 1−b2, c1, c2, lr, eps}; zeroes g. The
+// tail), with k = {b1, 1−b1, b2, 1−b2, c1, c2, lr, eps}; zeroes g if zero
+// is set (BX). The
 // operations and their order are AdamGo's, without FMA contraction, so
 // that the results are the same bit for bit (√ of a float32 rounded once
 // to float32 is what float32(math.Sqrt(float64(x))) gives).
-TEXT ·adamAVX2(SB), NOSPLIT, $0-104
+TEXT ·adamAVX2(SB), NOSPLIT, $0-105
+	MOVBLZX zero+104(FP), BX
 	MOVQ p_base+0(FP), DI
 	MOVQ p_len+8(FP), CX
 	MOVQ g_base+24(FP), SI
@@ -487,7 +489,11 @@ adamLoop:
 
 	VMOVUPS Y1, (R8)
 	VMOVUPS Y3, (R9)
+	TESTQ   BX, BX
+	JEQ     adamKeep
 	VMOVUPS Y7, (SI)
+
+adamKeep:
 
 	// Y4 = √(v'·c2) + eps.
 	VMULPS  Y13, Y3, Y4

@@ -12,7 +12,7 @@ func expAVX2(dst, src []float32)                            { panic("vec: no ass
 func sigmoidAVX2(dst, src []float32)                        { panic("vec: no assembly") }
 func addSigmoidAVX2(dst, x, b []float32)                    { panic("vec: no assembly") }
 func softplusAVX2(z []float32, acc *[16]float64)            { panic("vec: no assembly") }
-func adamAVX2(p, g, m, v []float32, k *[8]float32)          { panic("vec: no assembly") }
+func adamAVX2(p, g, m, v []float32, k *[8]float32, zero bool)          { panic("vec: no assembly") }
 func finiteAVX2(x []float32) bool                           { panic("vec: no assembly") }
 func addAVX2(dst, x, y []float32)                           { panic("vec: no assembly") }
 func scaleMulAVX2(dst []float32, s float32, x, y []float32) { panic("vec: no assembly") }

@@ -827,3 +827,20 @@ func TestLossKernels(t *testing.T) {
 		}
 	}
 }
+
+// AdamKeep updates p, m and v exactly as Adam does and leaves g alone.
+func TestAdamKeep(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, n := range lengths {
+		p, g := uniform(r, n, -1, 1), uniform(r, n, -1, 1)
+		m, v := uniform(r, n, -0.1, 0.1), uniform(r, n, 0, 0.01)
+		p2, g2, m2, v2 := clone(p), clone(g), clone(m), clone(v)
+		g0 := clone(g)
+		Adam(p, g, m, v, 0.9, 0.999, 1.5, 1.2, 1e-3, 1e-8)
+		AdamKeep(p2, g2, m2, v2, 0.9, 0.999, 1.5, 1.2, 1e-3, 1e-8)
+		sameBits(t, fmt.Sprintf("AdamKeep p n=%d", n), p2, p)
+		sameBits(t, fmt.Sprintf("AdamKeep m n=%d", n), m2, m)
+		sameBits(t, fmt.Sprintf("AdamKeep v n=%d", n), v2, v)
+		sameBits(t, fmt.Sprintf("AdamKeep g n=%d", n), g2, g0)
+	}
+}
