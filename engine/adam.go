@@ -3,6 +3,9 @@
 package engine
 
 import (
+	"runtime"
+	"sync/atomic"
+
 	"github.com/caetrain/caetrain/graph"
 	"github.com/caetrain/caetrain/kernels"
 )
@@ -40,39 +43,50 @@ func (a *Adam) Step(grads [][]float32) {
 
 // parallelAdam runs the finiteness check of the gradients and Adam's update
 // over a worker pool, each worker taking the same slice of every parameter
-// tensor. It leaves the gradients as they are (kernels.AdamStepKeep): it
-// serves the fast VM, which writes every gradient afresh each run. It is planned once for one set of gradient buffers (the fast VM
-// writes the same ones every run), so a step allocates nothing.
+// tensor: it checks its slice, waits for the others' verdicts, and, if
+// every gradient is finite, updates its slice from the end back, so that
+// the gradients it checked last are still in its caches. It leaves the
+// gradients as they are (kernels.AdamStepKeep): it serves the fast VM,
+// which writes every gradient afresh each run.
 type parallelAdam struct {
-	a      *Adam
-	grads  [][]float32
-	check  []func()
-	update []func()
-	bad    []int // per worker: index of a non-finite gradient tensor, or −1
+	a     *Adam
+	grads [][]float32
+	tasks []func()
+	bad   []int // per worker: index of a non-finite gradient tensor, or −1
+	sync  barrier
 }
 
 // adamMin is the least number of parameters worth splitting Adam over
 // workers for.
 const adamMin = 1 << 15
 
+// adamChunk is how many values of each array Adam updates at a time, going
+// back through a worker's slice (64 KiB of each of p, g, m, v).
+const adamChunk = 1 << 14
+
 func newParallelAdam(a *Adam, grads [][]float32, workers int) *parallelAdam {
 	pa := &parallelAdam{a: a, grads: grads, bad: make([]int, workers)}
+	pa.sync.n = int32(workers)
 	for w := 0; w < workers; w++ {
-		pa.check = append(pa.check, func() {
+		pa.tasks = append(pa.tasks, func() {
 			pa.bad[w] = -1
 			for i, g := range grads {
 				lo, hi := len(g)*w/workers, len(g)*(w+1)/workers
 				if !kernels.AllFinite(g[lo:hi]) {
 					pa.bad[w] = i
-					return
+					break
 				}
 			}
-		})
-		pa.update = append(pa.update, func() {
-			for i, p := range a.params {
+			pa.sync.wait()
+			if pa.firstBad() >= 0 {
+				return
+			}
+			for i := len(a.params) - 1; i >= 0; i-- {
+				p := a.params[i]
 				lo, hi := len(p)*w/workers, len(p)*(w+1)/workers
-				if lo < hi {
-					kernels.AdamStepKeep(p[lo:hi], grads[i][lo:hi], a.M[i][lo:hi], a.V[i][lo:hi], a.T, a.Hyper)
+				for end := hi; end > lo; end -= adamChunk {
+					c := max(lo, end-adamChunk)
+					kernels.AdamStepKeep(p[c:end], grads[i][c:end], a.M[i][c:end], a.V[i][c:end], a.T, a.Hyper)
 				}
 			}
 		})
@@ -93,20 +107,48 @@ func (pa *parallelAdam) uses(grads [][]float32) bool {
 	return true
 }
 
-// nonFinite returns the index of a gradient tensor holding a NaN or ±Inf,
-// or −1.
-func (pa *parallelAdam) nonFinite(p *pool) int {
-	p.run(pa.check)
+// firstBad is the lowest index of a tensor a worker found non-finite, or −1.
+func (pa *parallelAdam) firstBad() int {
+	bad := -1
 	for _, b := range pa.bad {
-		if b >= 0 {
-			return b
+		if b >= 0 && (bad < 0 || b < bad) {
+			bad = b
 		}
+	}
+	return bad
+}
+
+// step checks the gradients and, if all are finite, takes one Adam step
+// over the pool; else it changes nothing and returns the index of a
+// gradient tensor holding a NaN or ±Inf. The pool must run its workers'
+// tasks at once (one per worker), as it does.
+func (pa *parallelAdam) step(p *pool) int {
+	pa.a.T++
+	p.run(pa.tasks)
+	if bad := pa.firstBad(); bad >= 0 {
+		pa.a.T--
+		return bad
 	}
 	return -1
 }
 
-// step is Adam.Step over the pool.
-func (pa *parallelAdam) step(p *pool) {
-	pa.a.T++
-	p.run(pa.update)
+// barrier makes n goroutines wait for one another; it can be reused.
+type barrier struct {
+	n     int32
+	count atomic.Int32
+	gen   atomic.Int32
+}
+
+func (b *barrier) wait() {
+	g := b.gen.Load()
+	if b.count.Add(1) == b.n {
+		b.count.Store(0)
+		b.gen.Add(1)
+		return
+	}
+	for spins := 0; b.gen.Load() == g; spins++ {
+		if spins > 100 {
+			runtime.Gosched()
+		}
+	}
 }

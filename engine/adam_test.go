@@ -14,7 +14,8 @@ import (
 // TestParallelAdamMatchesAdam: the update over a pool of workers gives the
 // serial Adam.Step's parameters and moments bit for bit, leaves the
 // gradients as they are (the fast VM overwrites them), and the check finds
-// a non-finite gradient in any tensor and any worker's slice.
+// a non-finite gradient in any tensor and any worker's slice, and then
+// changes nothing.
 func TestParallelAdamMatchesAdam(t *testing.T) {
 	p, err := graph.NewParams(graph.Spec{Arch: []int{50, 37}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Loss: graph.SSE}, tensor.Float32)
 	if err != nil {
@@ -42,10 +43,9 @@ func TestParallelAdamMatchesAdam(t *testing.T) {
 		for i, g := range grads {
 			keep[i] = append([]float32(nil), g...)
 		}
-		if bad := pa.nonFinite(pool); bad != -1 {
+		if bad := pa.step(pool); bad != -1 {
 			t.Fatalf("finite gradients reported non-finite in tensor %d", bad)
 		}
-		pa.step(pool)
 		for i, g := range grads {
 			for j := range g {
 				if g[j] != keep[i][j] {
@@ -63,18 +63,48 @@ func TestParallelAdamMatchesAdam(t *testing.T) {
 			}
 		}
 	}
+	// A non-finite value anywhere stops the whole update: nothing changes.
+	before := paramsOf(q)
+	m0, v0, t0 := clone2(par.M), clone2(par.V), par.T
 	for i, g := range grads {
 		for _, j := range []int{0, len(g) / 2, len(g) - 1} {
 			old := g[j]
 			g[j] = float32(math.Inf(1))
-			if bad := pa.nonFinite(pool); bad != i {
+			if bad := pa.step(pool); bad != i {
 				t.Errorf("+Inf in gradient %d[%d]: check says %d", i, j, bad)
 			}
 			g[j] = float32(math.NaN())
-			if bad := pa.nonFinite(pool); bad != i {
+			if bad := pa.step(pool); bad != i {
 				t.Errorf("NaN in gradient %d[%d]: check says %d", i, j, bad)
 			}
 			g[j] = old
 		}
 	}
+	after := paramsOf(q)
+	for i := range before {
+		for j := range before[i] {
+			if math.Float32bits(before[i][j]) != math.Float32bits(after[i][j]) || m0[i][j] != par.M[i][j] || v0[i][j] != par.V[i][j] {
+				t.Fatalf("a step with a non-finite gradient changed tensor %d[%d]", i, j)
+			}
+		}
+	}
+	if par.T != t0 {
+		t.Fatalf("a step with a non-finite gradient counted: T %d, was %d", par.T, t0)
+	}
+}
+
+func paramsOf(p *graph.Params) [][]float32 {
+	var out [][]float32
+	for _, t := range p.Tensors {
+		out = append(out, append([]float32(nil), t.Data().([]float32)...))
+	}
+	return out
+}
+
+func clone2(x [][]float32) [][]float32 {
+	out := make([][]float32, len(x))
+	for i := range x {
+		out[i] = append([]float32(nil), x[i]...)
+	}
+	return out
 }

@@ -264,10 +264,9 @@ func (t *Trainer) Step(s Samples, idx []int) (StepResult, error) {
 		zeroAll(grads)
 		return r, fmt.Errorf("%w at step %d: loss is %v", ErrDiverged, t.step+1, r.Loss)
 	}
-	pa := t.parallelAdam(grads)
 	bad := -1
-	if pa != nil {
-		bad = pa.nonFinite(mc.pool())
+	if pa := t.parallelAdam(grads); pa != nil {
+		bad = pa.step(mc.pool()) // the check, then the update if it passed
 	} else {
 		for i, g := range grads {
 			if !kernels.AllFinite(g) {
@@ -275,17 +274,15 @@ func (t *Trainer) Step(s Samples, idx []int) (StepResult, error) {
 				break
 			}
 		}
+		if bad < 0 {
+			t.adam.Step(grads)
+		}
 	}
 	if bad >= 0 {
 		zeroAll(grads)
 		return r, fmt.Errorf("%w at step %d: gradient of %s is not finite", ErrDiverged, t.step+1, t.Params.Shapes[bad].Name)
 	}
 	t.step++
-	if pa != nil {
-		pa.step(mc.pool())
-	} else {
-		t.adam.Step(grads)
-	}
 	return r, nil
 }
 
