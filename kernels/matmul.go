@@ -3,11 +3,12 @@
 package kernels
 
 import (
+	"os"
+
 	"github.com/caetrain/caetrain/kernels/internal/gemm"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
-	"os"
 )
 
 // MatMul is the matrix product c = op(a)·op(b), op(x) = xᵀ when its flag is
@@ -69,7 +70,9 @@ func MatMulRef[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 
 // Sgemm names what runs float32 products: "avx2", caetrain's own packed
 // gemm with its AVX2+FMA kernel (kernels/internal/gemm), on CPUs that have
-// both; BLAS (gonum's or OpenBLAS's Sgemm) elsewhere.
+// both; BLAS (gonum's or OpenBLAS's Sgemm) elsewhere, or when the
+// environment has CAETRAIN_SGEMM=blas (for comparisons; other values are
+// ignored).
 var Sgemm = sgemmName()
 
 func init() {

@@ -26,7 +26,7 @@ var Available = useAVX2
 // useAsm selects the microkernel; tests turn it off to run the Go one.
 var useAsm = useAVX2
 
-// workspace holds one call's packed blocks (1.2 MB). Sgemm takes one from
+// workspace holds one call's packed blocks (1.5 MB). Sgemm takes one from
 // a free list, so that several goroutines can call it at once and a call
 // allocates nothing once as many workspaces exist as goroutines have
 // called it at once; they are kept for the process's life (a sync.Pool
@@ -46,8 +46,8 @@ const tMax = 64 * 1024
 // as Cᵀ = B·op(A)ᵀ: when C has at most directAMaxN rows, so that the
 // wide operand B is read in place as the kernel's A and only the narrow
 // op(A) is packed, instead of B being transposed into panels (a layer's
-// 784×1000 weights by a shard's 64 rows: packing them costs as much as a
-// third of the product). Cᵀ goes to C through an 8×8 transpose.
+// 784×1000 weights by a shard's 64 rows: packing them took a fifth of
+// the product's time). Cᵀ goes to C through an 8×8 transpose.
 func Transposes(ta, tb bool, m, n int) bool {
 	return tb && !ta && useAsm && m <= directAMaxN && m*n <= tMax
 }
