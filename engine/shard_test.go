@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/caetrain/caetrain/graph"
+	"github.com/caetrain/caetrain/kernels"
 	"gorgonia.org/tensor"
 )
 
@@ -16,21 +17,25 @@ import (
 // against one VM over the whole batch: the loss, its terms and every
 // gradient agree to float32 rounding (the shards only sum in another
 // order), with the parameter-only nodes computed once, in the prologue. The batch of 100 splits unevenly into 3 shards of 33, 33 and 34
-// rows, and 90 real rows leave the last shard partly padding.
+// rows, and 90 real rows leave the last shard partly padding. A batch of
+// 300 (290 real rows) gives shards of 100 rows, over 64: their products by
+// a transposed weight read it packed once per step (kernels.PackPays).
 func TestShardedMatchesOneVM(t *testing.T) {
 	for _, gather := range []bool{false, true} {
-		t.Run(fmt.Sprintf("gather=%v", gather), func(t *testing.T) {
-			if gather { // gather every product over the batch, however small
-				defer func(o, r int) { gatherMinOut, gatherMaxRows = o, r }(gatherMinOut, gatherMaxRows)
-				gatherMinOut, gatherMaxRows = 0, 1<<30
-			}
-			testShardedMatchesOneVM(t, gather)
-		})
+		for _, size := range [][2]int{{100, 90}, {300, 290}} {
+			t.Run(fmt.Sprintf("gather=%v/batch=%d", gather, size[0]), func(t *testing.T) {
+				if gather { // gather every product over the batch, however small
+					defer func(o, r int) { gatherMinOut, gatherMaxRows = o, r }(gatherMinOut, gatherMaxRows)
+					gatherMinOut, gatherMaxRows = 0, 1<<30
+				}
+				testShardedMatchesOneVM(t, gather, size[0], size[1])
+			})
+		}
 	}
 }
 
-func testShardedMatchesOneVM(t *testing.T, gather bool) {
-	const batch, rows, workers = 100, 90, 3
+func testShardedMatchesOneVM(t *testing.T, gather bool, batch, rows int) {
+	const workers = 3
 	for _, c := range []struct {
 		name string
 		spec graph.Spec
@@ -67,6 +72,9 @@ func testShardedMatchesOneVM(t *testing.T, gather bool) {
 			}
 			if g := par.shards.gathered; (g > 0) != gather {
 				t.Fatalf("%d products gathered over the batch, want gathering %v", g, gather)
+			}
+			if batch/3 > 64 && kernels.Sgemm == "avx2" && par.shards.packed == 0 {
+				t.Fatal("no transposed weight is packed once per step for shards of over 64 rows")
 			}
 			if gather && c.spec.Tied && par.shards.fused != 2 {
 				t.Fatalf("%d of the tied weight's two gathered gradients are added into the penalty's, want both (in bands of rows)", par.shards.fused)
