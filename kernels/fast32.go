@@ -144,10 +144,6 @@ func dot64[T Float](a, b []T) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// sqDist64 is Σ (a[i]−b[i])² accumulated in float64, over four sums so
-// that the additions do not wait on each other.
-func sqDist64(a, b []float32) float64 { return vec.SqDist(a, b) }
-
 // reconLoss32 computes ReconLoss in float32 with float64 sums. BCE is
 // Σ softplus(z) − Σ x·z.
 func reconLoss32(out, z, x []float32, rows, n int, outAct Act, bce bool) bool {
@@ -166,7 +162,7 @@ func reconLoss32(out, z, x []float32, rows, n int, outAct Act, bce bool) bool {
 				zc, xc := zr[i0:min(i0+chunk, n)], xr[i0:min(i0+chunk, n)]
 				a := buf[:len(zc)]
 				vec.Sigmoid(a, zc)
-				s += sqDist64(a, xc)
+				s += vec.SqDist(a, xc)
 			}
 		case outAct == ReLU:
 			for i0 := 0; i0 < n; i0 += chunk {
@@ -175,10 +171,10 @@ func reconLoss32(out, z, x []float32, rows, n int, outAct Act, bce bool) bool {
 				for i, v := range zc {
 					a[i] = max(v, 0)
 				}
-				s += sqDist64(a, xc)
+				s += vec.SqDist(a, xc)
 			}
 		default: // linear
-			s = sqDist64(zr, xr)
+			s = vec.SqDist(zr, xr)
 		}
 		out[r] = float32(s)
 	}

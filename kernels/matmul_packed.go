@@ -16,8 +16,7 @@ type PackedB struct {
 }
 
 // NewPackedB prepares the packed form of op(b) (k×n; b stored k×n, or n×k
-// when tb). Pack (or the tasks of PackTasks) fills it from b's current
-// values.
+// when tb). The tasks of PackTasks fill it from b's current values.
 func NewPackedB(b []float32, k, n int, tb bool) *PackedB {
 	if len(b) != k*n {
 		panic("kernels: NewPackedB: wrong length")
@@ -34,11 +33,9 @@ func (p *PackedB) ldb() int {
 	return p.n
 }
 
-// Pack packs b's current values.
-func (p *PackedB) Pack() { p.p.Pack(p.tb, p.k, p.n, p.b, p.ldb()) }
-
-// PackTasks returns Pack split into at most parts independent tasks (by
-// columns), for a worker pool.
+// PackTasks returns the packing of b's current values split into at most
+// parts independent tasks (by columns), for a worker pool; all of them
+// must run before MatMulPacked reads the new values.
 func (p *PackedB) PackTasks(parts int) []func() {
 	panels := (p.n + gemm.NR - 1) / gemm.NR
 	parts = max(1, min(parts, panels))

@@ -82,15 +82,7 @@ func Sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 	checkC(m, n, c, ldc)
 	checkOperand("A", ta, m, k, a, lda)
 	checkOperand("B", !tb, n, k, b, ldb)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		if !acc {
-			for i := 0; i < m; i++ {
-				clear(c[i*ldc : i*ldc+n])
-			}
-		}
+	if empty(m, n, k, acc, c, ldc) {
 		return
 	}
 	w := getWorkspace()
@@ -192,6 +184,21 @@ func (s *bsrc) panel(jp, kc, nc int) ([]float32, int) {
 	return s.b[jp : jp+(kc-1)*s.ldb+NR], s.ldb
 }
 
+// empty handles a product with nothing to multiply (m, n or k zero): C is
+// left alone, or cleared for k = 0 without acc; it reports whether there
+// was nothing to multiply.
+func empty(m, n, k int, acc bool, c []float32, ldc int) bool {
+	if m > 0 && n > 0 && k > 0 {
+		return false
+	}
+	if k == 0 && !acc {
+		for i := 0; i < m && n > 0; i++ {
+			clear(c[i*ldc : i*ldc+n])
+		}
+	}
+	return true
+}
+
 // PackedB is a k×n operand B packed once for many products (a layer's
 // weights, used by several shards of a batch in one step).
 type PackedB struct {
@@ -216,16 +223,9 @@ func npad(n int) int { return (n + NR - 1) / NR * NR }
 // into p, reusing p's memory when it is large enough.
 func (p *PackedB) Pack(tb bool, k, n int, b []float32, ldb int) {
 	checkOperand("B", !tb, n, k, b, ldb)
-	p.K, p.N = k, n
-	size := k * npad(n)
-	if cap(p.data) < size {
-		p.data = make([]float32, size)
-	}
-	p.data = p.data[:size]
-	ks := KStep(k)
-	for p0 := 0; p0 < k; p0 += ks {
-		kc := min(ks, k-p0)
-		packB(p.data[p0*npad(n):], b, ldb, tb, p0, kc, 0, n)
+	p.Prepare(k, n)
+	for p0 := 0; p0 < k; p0 += KStep(k) {
+		p.PackRange(tb, b, ldb, p0, 0, n)
 	}
 }
 
@@ -254,15 +254,7 @@ func SgemmPacked(ta bool, m int, a []float32, lda int, b *PackedB, acc bool, c [
 	n, k := b.N, b.K
 	checkC(m, n, c, ldc)
 	checkOperand("A", ta, m, k, a, lda)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		if !acc {
-			for i := 0; i < m; i++ {
-				clear(c[i*ldc : i*ldc+n])
-			}
-		}
+	if empty(m, n, k, acc, c, ldc) {
 		return
 	}
 	w := getWorkspace()

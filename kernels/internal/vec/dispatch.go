@@ -163,15 +163,8 @@ func AllFinite(x []float32) bool {
 // Add sets dst[i] = x[i] + y[i] (dst may be x or y). It panics if x or y
 // is shorter than dst. Same results as AddGo, bit for bit.
 func Add(dst, x, y []float32) {
-	if len(x) < len(dst) {
-		panicLen("Add", "x", len(x), "dst", len(dst))
-	}
-	if len(y) < len(dst) {
-		panicLen("Add", "y", len(y), "dst", len(dst))
-	}
-	n := 0
-	if useAVX2 && len(dst) >= 8 {
-		n = len(dst) &^ 7
+	n := split("Add", "x", "y", dst, x, y)
+	if n > 0 {
 		addAVX2(dst[:n], x, y)
 	}
 	AddGo(dst[n:], x[n:], y[n:])
@@ -180,7 +173,11 @@ func Add(dst, x, y []float32) {
 // Mul sets dst[i] = x[i]·y[i] (dst may be x or y; MulGo, bit for bit).
 // It panics if x or y is shorter than dst.
 func Mul(dst, x, y []float32) {
-	binary("Mul", dst, x, y, mulAVX2, MulGo)
+	n := split("Mul", "x", "y", dst, x, y)
+	if n > 0 {
+		mulAVX2(dst[:n], x, y)
+	}
+	MulGo(dst[n:], x[n:], y[n:])
 }
 
 // AddSq4 sets dst[i] += (w0[i]² + w1[i]²) + (w2[i]² + w3[i]²) (AddSq4Go,
@@ -203,15 +200,8 @@ func AddSq4(dst, w0, w1, w2, w3 []float32) {
 // ScaleMulGo does (so the results are the same, bit for bit). It panics if
 // x or y is shorter than dst.
 func ScaleMul(dst []float32, s float32, x, y []float32) {
-	if len(x) < len(dst) {
-		panicLen("ScaleMul", "x", len(x), "dst", len(dst))
-	}
-	if len(y) < len(dst) {
-		panicLen("ScaleMul", "y", len(y), "dst", len(dst))
-	}
-	n := 0
-	if useAVX2 && len(dst) >= 8 {
-		n = len(dst) &^ 7
+	n := split("ScaleMul", "x", "y", dst, x, y)
+	if n > 0 {
 		scaleMulAVX2(dst[:n], s, x, y)
 	}
 	ScaleMulGo(dst[n:], s, x[n:], y[n:])
@@ -231,54 +221,61 @@ func SigmoidDeriv(dst, a []float32) {
 	SigmoidDerivGo(dst[n:], a[n:])
 }
 
-// binary checks a binary element-wise function's lengths and splits it
-// between the assembly (whole vectors) and the Go version (the rest).
-func binary(name string, dst, a, g []float32, asm, gof func(dst, a, g []float32)) {
+// split checks a binary element-wise function's lengths (an and bn name
+// its inputs in the panic) and returns how many leading elements the
+// assembly takes (whole vectors); the Go version takes the rest. It reads
+// only lengths, and the assembly does not keep its slices, so callers'
+// slices do not escape (a func-valued helper would make them, and a
+// caller's stack buffer would move to the heap).
+func split(fn, an, bn string, dst, a, b []float32) int {
 	if len(a) < len(dst) {
-		panicLen(name, "a", len(a), "dst", len(dst))
+		panicLen(fn, an, len(a), "dst", len(dst))
 	}
-	if len(g) < len(dst) {
-		panicLen(name, "g", len(g), "dst", len(dst))
+	if len(b) < len(dst) {
+		panicLen(fn, bn, len(b), "dst", len(dst))
 	}
-	n := 0
 	if useAVX2 && len(dst) >= 8 {
-		n = len(dst) &^ 7
-		asm(dst[:n], a, g)
+		return len(dst) &^ 7
 	}
-	gof(dst[n:], a[n:], g[n:])
+	return 0
 }
 
 // SigmoidBackward sets dst[i] = g[i]·(a[i]·(1−a[i])) (SigmoidBackwardGo,
 // bit for bit). It panics if a or g is shorter than dst.
 func SigmoidBackward(dst, a, g []float32) {
-	binary("SigmoidBackward", dst, a, g, sigmoidBackwardAVX2, SigmoidBackwardGo)
+	n := split("SigmoidBackward", "a", "g", dst, a, g)
+	if n > 0 {
+		sigmoidBackwardAVX2(dst[:n], a, g)
+	}
+	SigmoidBackwardGo(dst[n:], a[n:], g[n:])
 }
 
 // SigmoidDerivBackward sets dst[i] = g[i]·(1−2a[i])
 // (SigmoidDerivBackwardGo, bit for bit). It panics if a or g is shorter
 // than dst.
 func SigmoidDerivBackward(dst, a, g []float32) {
-	binary("SigmoidDerivBackward", dst, a, g, sigmoidDerivBackwardAVX2, SigmoidDerivBackwardGo)
+	n := split("SigmoidDerivBackward", "a", "g", dst, a, g)
+	if n > 0 {
+		sigmoidDerivBackwardAVX2(dst[:n], a, g)
+	}
+	SigmoidDerivBackwardGo(dst[n:], a[n:], g[n:])
 }
 
 // ReluBackward sets dst[i] = g[i] where a[i] > 0, else 0 (ReluBackwardGo,
 // bit for bit). It panics if a or g is shorter than dst.
 func ReluBackward(dst, a, g []float32) {
-	binary("ReluBackward", dst, a, g, reluBackwardAVX2, ReluBackwardGo)
+	n := split("ReluBackward", "a", "g", dst, a, g)
+	if n > 0 {
+		reluBackwardAVX2(dst[:n], a, g)
+	}
+	ReluBackwardGo(dst[n:], a[n:], g[n:])
 }
 
 // ScaleDiff sets dst[i] = s·(a[i]−x[i]) (ScaleDiffGo, bit for bit). It
 // panics if a or x is shorter than dst.
 func ScaleDiff(dst, a, x []float32, s float32) {
-	if len(a) < len(dst) {
-		panicLen("ScaleDiff", "a", len(a), "dst", len(dst))
-	}
-	if len(x) < len(dst) {
-		panicLen("ScaleDiff", "x", len(x), "dst", len(dst))
-	}
-	n := 0
-	if useAVX2 && len(dst) >= 8 {
-		n = len(dst) &^ 7
+	n := split("ScaleDiff", "a", "x", dst, a, x)
+	if n > 0 {
 		scaleDiffAVX2(dst[:n], a, x, s)
 	}
 	ScaleDiffGo(dst[n:], a[n:], x[n:], s)
@@ -288,15 +285,8 @@ func ScaleDiff(dst, a, x []float32, s float32) {
 // (SigmoidSSEGradGo, bit for bit); dst may be a. It panics if a or x is
 // shorter than dst.
 func SigmoidSSEGrad(dst, a, x []float32, s float32) {
-	if len(a) < len(dst) {
-		panicLen("SigmoidSSEGrad", "a", len(a), "dst", len(dst))
-	}
-	if len(x) < len(dst) {
-		panicLen("SigmoidSSEGrad", "x", len(x), "dst", len(dst))
-	}
-	n := 0
-	if useAVX2 && len(dst) >= 8 {
-		n = len(dst) &^ 7
+	n := split("SigmoidSSEGrad", "a", "x", dst, a, x)
+	if n > 0 {
 		sigmoidSSEGradAVX2(dst[:n], a, x, s)
 	}
 	SigmoidSSEGradGo(dst[n:], a[n:], x[n:], s)

@@ -464,6 +464,11 @@ func TestShortSlicesPanic(t *testing.T) {
 		{"vec.Adam: len(g) = 8 < len(p) = 9", func() { Adam(a, b, a, a, 0.9, 0.999, 1, 1, 1e-3, 1e-8) }},
 		{"vec.Adam: len(m) = 8 < len(p) = 9", func() { Adam(a, a, b, a, 0.9, 0.999, 1, 1, 1e-3, 1e-8) }},
 		{"vec.Adam: len(v) = 8 < len(p) = 9", func() { Adam(a, a, a, b, 0.9, 0.999, 1, 1, 1e-3, 1e-8) }},
+		{"vec.Add: len(y) = 8 < len(dst) = 9", func() { Add(a, a, b) }},
+		{"vec.Mul: len(x) = 8 < len(dst) = 9", func() { Mul(a, b, a) }},
+		{"vec.ScaleMul: len(y) = 8 < len(dst) = 9", func() { ScaleMul(a, 2, a, b) }},
+		{"vec.ScaleDiff: len(x) = 8 < len(dst) = 9", func() { ScaleDiff(a, a, b, 2) }},
+		{"vec.SigmoidBackward: len(g) = 8 < len(dst) = 9", func() { SigmoidBackward(a, a, b) }},
 	} {
 		func() {
 			defer func() {
