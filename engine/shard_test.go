@@ -49,21 +49,7 @@ func testShardedMatchesOneVM(t *testing.T, gather bool, batch, rows int) {
 			if S := shardCount(batch, workers); S != 3 {
 				t.Fatalf("shardCount(%d, %d) = %d, want 3", batch, workers, S)
 			}
-			p, err := graph.NewParams(c.spec, tensor.Float32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			GlorotInit(p, 3)
-			one, err := newMachineWorkers(p, batch, true, FastVM, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer one.close()
-			par, err := newMachineWorkers(p, batch, true, FastVM, workers)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer par.close()
+			p, one, par := machinePair(t, c.spec, 3, batch, workers)
 			if one.shards != nil || par.shards == nil || len(par.shards.shards) != 3 {
 				t.Fatal("want one plain VM and a machine of 3 shards")
 			}
@@ -172,4 +158,25 @@ func TestSplitPlan(t *testing.T) {
 		t.Logf("%v: prologue %v; epilogue %v; %d boundary values; %d products over the whole batch",
 			c.spec.Arch, names, epi, len(plan.boundary), len(plan.gathered))
 	}
+}
+
+// machinePair builds Glorot parameters for spec from seed and two training
+// machines over them, on one worker and on workers, closed when the test
+// ends.
+func machinePair(t *testing.T, spec graph.Spec, seed uint64, batch, workers int) (p *graph.Params, one, par *machine) {
+	t.Helper()
+	p, err := graph.NewParams(spec, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	GlorotInit(p, seed)
+	if one, err = newMachineWorkers(p, batch, true, FastVM, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(one.close)
+	if par, err = newMachineWorkers(p, batch, true, FastVM, workers); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(par.close)
+	return p, one, par
 }

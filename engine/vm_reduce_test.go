@@ -10,7 +10,6 @@ import (
 
 	"github.com/caetrain/caetrain/graph"
 	"github.com/caetrain/caetrain/kernels"
-	"gorgonia.org/tensor"
 )
 
 // TestReduceTasks: a reduction split over row blocks (one per worker:
@@ -67,21 +66,7 @@ func TestVMReductionsMatchOneWorker(t *testing.T) {
 			[]string{"colsumsq", "diagpen.dc"}},
 	} {
 		t.Run(fmt.Sprint(c.spec.Arch), func(t *testing.T) {
-			p, err := graph.NewParams(c.spec, tensor.Float32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			GlorotInit(p, 4)
-			one, err := newMachineWorkers(p, batch, true, FastVM, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer one.close()
-			par, err := newMachineWorkers(p, batch, true, FastVM, workers)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer par.close()
+			p, one, par := machinePair(t, c.spec, 4, batch, workers)
 			if par.fast == nil {
 				t.Fatal("want one VM over two workers")
 			}
