@@ -80,6 +80,7 @@ type sharded struct {
 	packed   int      // how many operands packs packs
 	gathered int      // the number of products the epilogue computes over the whole batch
 	fused    int      // how many of them it adds into a sum's other operand
+	plus     int      // how many such sums start from a penalty gradient the product's kernel adds (kernels.MatMulPlus)
 	pool     *pool
 	run      []func() // one per shard: fill its rows, run its VM
 	reduce   []func() // one per worker: sum a slice of every boundary value into shard 0's
@@ -426,12 +427,40 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 			changed = true
 		}
 	}
-	for _, n := range plan.epilogue {
-		if !afterGather[n] {
-			if err := vm.plan(n, children(s0.m.Graph, n), nil); err != nil {
-				return err
-			}
+	// A buffer the products are added into that starts as the one-layer
+	// penalty's gradient 2·W·diag(g) (colsumsq.backward) is not written
+	// first: the first product into it adds the term as its kernel stores
+	// C's blocks (kernels.MatMulPlus), saving a pass that writes the
+	// weight-sized term and the read of it back.
+	plusOf := map[*G.Node][2][]float32{} // root → W and g, once planned
+	plusRoot := map[*G.Node]bool{}
+	for g, u := range fusedInto {
+		r := root[u]
+		kids := children(s0.m.Graph, r)
+		mm, _ := graph.MatMulOf(g.Op())
+		if opName(r) == "colsumsq.backward" && len(kids) == 2 && kids[0].Shape().TotalSize() == mm.M*mm.N && kids[1].Shape().TotalSize() == mm.N {
+			plusRoot[r] = true
 		}
+	}
+	for _, n := range plan.epilogue {
+		if afterGather[n] {
+			continue
+		}
+		if plusRoot[n] {
+			vm.buf[n] = make([]float32, n.Shape().TotalSize())
+			continue
+		}
+		if err := vm.plan(n, children(s0.m.Graph, n), nil); err != nil {
+			return err
+		}
+	}
+	for r := range plusRoot {
+		kids := children(s0.m.Graph, r)
+		w, g := vm.buf[kids[0]], vm.buf[kids[1]]
+		if w == nil || g == nil {
+			return fmt.Errorf("engine: the epilogue's %v reads values it does not have", r)
+		}
+		plusOf[r] = [2][]float32{w, g}
 	}
 
 	// The gathered products are whole single-threaded products, as many
@@ -472,10 +501,25 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 	}
 	for _, r := range roots {
 		out, g := vm.buf[r], groups[r]
+		pw, isPlus := plusOf[r]
+		if isPlus {
+			sh.plus++
+		}
+		// first is the first product into the buffer, over rows [i0, i1):
+		// with the penalty's term 2·W·diag(g) (s2, the job's own 2·g) when
+		// r is one, else added to what r computed.
+		first := func(j accJob, i0, i1 int, s2 []float32) {
+			if !isPlus {
+				kernels.MatMulAccTile(out, j.a, j.b, j.mm.M, j.mm.N, j.mm.K, j.mm.TA, j.mm.TB, i0, i1, 0, j.mm.N)
+				return
+			}
+			kernels.Scale(s2, pw[1], 2)
+			kernels.MatMulPlusTile(out, j.a, j.b, j.mm.M, j.mm.N, j.mm.K, j.mm.TA, j.mm.TB, i0, i1, 0, j.mm.N, pw[0], s2)
+		}
 		if len(g) == 1 {
-			a, b, mm := g[0].a, g[0].b, g[0].mm
-			jobs = append(jobs, func() { kernels.MatMulAcc(out, a, b, mm.M, mm.N, mm.K, mm.TA, mm.TB) })
-			flops = append(flops, mm.M*mm.N*mm.K)
+			j, s2 := g[0], make([]float32, g[0].mm.N)
+			jobs = append(jobs, func() { first(j, 0, j.mm.M, s2) })
+			flops = append(flops, j.mm.M*j.mm.N*j.mm.K)
 			continue
 		}
 		m, cost := g[0].mm.M, 0
@@ -484,8 +528,10 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 		}
 		for w := 0; w < workers; w++ {
 			i0, i1 := m*w/workers, m*(w+1)/workers
+			s2 := make([]float32, g[0].mm.N)
 			jobs = append(jobs, func() {
-				for _, j := range g {
+				first(g[0], i0, i1, s2)
+				for _, j := range g[1:] {
 					kernels.MatMulAccTile(out, j.a, j.b, j.mm.M, j.mm.N, j.mm.K, j.mm.TA, j.mm.TB, i0, i1, 0, j.mm.N)
 				}
 			})

@@ -42,6 +42,7 @@ func testShardedMatchesOneVM(t *testing.T, gather bool, batch, rows int) {
 	}{
 		{"relu-3layer-sse", graph.Spec{Arch: []int{20, 12, 6, 3}, Act: graph.ReLU, OutAct: graph.Linear, Loss: graph.SSE, Lambda: 0.7}},
 		{"sigmoid-tied-bce", graph.Spec{Arch: []int{20, 12}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Tied: true, Loss: graph.BCE, Lambda: 0.3}},
+		{"sigmoid-untied-sse", graph.Spec{Arch: []int{20, 12}, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Loss: graph.SSE, Lambda: 0.3}},
 		{"cae+h", graph.Spec{Arch: []int{20, 12, 6}, Act: graph.Tanh, OutAct: graph.Linear, Loss: graph.SSE, Lambda: 0.5,
 			HessGamma: 0.4, HessSigma: 0.2, HessCopies: 2}},
 	} {
@@ -64,6 +65,9 @@ func testShardedMatchesOneVM(t *testing.T, gather bool, batch, rows int) {
 			}
 			if gather && c.spec.Tied && par.shards.fused != 2 {
 				t.Fatalf("%d of the tied weight's two gathered gradients are added into the penalty's, want both (in bands of rows)", par.shards.fused)
+			}
+			if oneLayer := len(c.spec.Arch) == 2; gather && oneLayer && par.shards.plus != 1 {
+				t.Fatalf("%d gathered products start from the one-layer penalty's gradient in their kernel, want 1 (kernels.MatMulPlus)", par.shards.plus)
 			}
 			data := synth(rows+7, 20, 5)
 			idx := rand.New(rand.NewPCG(1, 2)).Perm(rows + 7)[:rows]

@@ -132,6 +132,48 @@ func MatMulAccTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j
 	matMulTile(c, a, b, m, n, k, ta, tb, i0, i1, j0, j1, 1)
 }
 
+// MatMulPlusTile sets the block C[i0:i1, j0:j1] to that block of
+// op(a)·op(b) + d·diag(s): d is m×n like c, s has n values (a weight's
+// gradient over its penalty's, 2·W·diag(g)). caetrain's gemm adds the
+// term as it stores C's blocks; elsewhere the block is set to the term
+// and the product added to it.
+func MatMulPlusTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 int, d, s []T) {
+	if len(c) != m*n || len(a) != m*k || len(b) != k*n || len(d) != m*n || len(s) != n || i0 < 0 || i1 > m || j0 < 0 || j1 > n || i0 > i1 || j0 > j1 {
+		panic("kernels: MatMulPlusTile: wrong lengths or block")
+	}
+	if i0 == i1 || j0 == j1 {
+		return
+	}
+	if cs, ok := any(c).([]float32); ok && ownSgemm[T]() && k > 0 {
+		as, bs := any(a).([]float32), any(b).([]float32)
+		lda, ldb := k, n
+		if ta {
+			lda, as = m, as[i0:]
+		} else {
+			as = as[i0*k:]
+		}
+		if tb {
+			ldb, bs = k, bs[j0*k:]
+		} else {
+			bs = bs[j0:]
+		}
+		gemm.SgemmPlus(ta, tb, i1-i0, j1-j0, k, as, lda, bs, ldb, any(d).([]float32)[i0*n+j0:], n, any(s).([]float32)[j0:j1], cs[i0*n+j0:], n)
+		return
+	}
+	for i := i0; i < i1; i++ {
+		ci, di := c[i*n+j0:i*n+j1], d[i*n+j0:i*n+j1]
+		for j, v := range di {
+			ci[j] = v * s[j0+j]
+		}
+	}
+	MatMulAccTile(c, a, b, m, n, k, ta, tb, i0, i1, j0, j1)
+}
+
+// MatMulPlus is MatMulPlusTile on the whole of C: c = op(a)·op(b) + d·diag(s).
+func MatMulPlus[T Float](c, a, b []T, m, n, k int, ta, tb bool, d, s []T) {
+	MatMulPlusTile(c, a, b, m, n, k, ta, tb, 0, m, 0, n, d, s)
+}
+
 // MatMulAcc is MatMul added to c: c += op(a)·op(b).
 func MatMulAcc[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 	if len(c) != m*n || len(a) != m*k || len(b) != k*n {

@@ -91,15 +91,62 @@ func Sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 		// Cᵀ = B·op(A)ᵀ: B (n×k, untransposed as stored) is the kernel's
 		// A, op(A)ᵀ (stored m×k, so transposed) its B.
 		ct := w.t[:n*m]
-		sgemm(w, false, true, n, m, k, b, ldb, a, lda, false, ct, m)
+		sgemm(w, false, true, n, m, k, b, ldb, a, lda, false, plus{}, ct, m)
 		transposeInto(c, ldc, ct, m, n, acc)
 		return
 	}
-	sgemm(w, ta, tb, m, n, k, a, lda, b, ldb, acc, c, ldc)
+	sgemm(w, ta, tb, m, n, k, a, lda, b, ldb, acc, plus{}, c, ldc)
 }
 
-// sgemm is Sgemm on the workspace w, without the transposed route.
-func sgemm(w *workspace, ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, acc bool, c []float32, ldc int) {
+// SgemmPlus computes C = op(A)·op(B) + D·diag(s): Sgemm without acc, plus
+// D (m×n, row stride ldd) with its column j scaled by s[j], which the
+// kernel adds to C's blocks as it stores them (the penalty's gradient
+// 2·W·diag(g) under a weight's gradient, without a pass that writes it
+// into C first and one that reads it back).
+func SgemmPlus(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, d []float32, ldd int, s []float32, c []float32, ldc int) {
+	checkC(m, n, c, ldc)
+	checkOperand("A", ta, m, k, a, lda)
+	checkOperand("B", !tb, n, k, b, ldb)
+	checkOperand("D", false, m, n, d, ldd)
+	if len(s) < n {
+		panic("gemm: s too short")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			ci, di := c[i*ldc:i*ldc+n], d[i*ldd:i*ldd+n]
+			for j, v := range di {
+				ci[j] = v * s[j]
+			}
+		}
+		return
+	}
+	w := getWorkspace()
+	defer putWorkspace(w)
+	sgemm(w, ta, tb, m, n, k, a, lda, b, ldb, false, plus{d, ldd, s}, c, ldc)
+}
+
+// plus is the term D·diag(s) that SgemmPlus adds to its product; the zero
+// value (d nil) is no term.
+type plus struct {
+	d   []float32
+	ldd int
+	s   []float32
+}
+
+// at is the term's block from row i, column j.
+func (p plus) at(i, j int) plus {
+	if p.d == nil {
+		return p
+	}
+	return plus{p.d[i*p.ldd+j:], p.ldd, p.s[j:]}
+}
+
+// sgemm is Sgemm on the workspace w, without the transposed route, with
+// SgemmPlus's term when pl has one (and acc is not set).
+func sgemm(w *workspace, ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, acc bool, pl plus, c []float32, ldc int) {
 	for j0 := 0; j0 < n; j0 += NC {
 		nc := min(NC, n-j0)
 		ks := KStep(k)
@@ -121,7 +168,11 @@ func sgemm(w *workspace, ta, tb bool, m, n, k int, a []float32, lda int, b []flo
 			for i0 := 0; i0 < m; i0 += MC {
 				mc := min(MC, m-i0)
 				as := w.sourceA(a, lda, ta, i0, mc, p0, kc, nc)
-				block(w, &as, &bs, mc, nc, kc, acc || p0 > 0, c[i0*ldc+j0:], ldc)
+				var bp plus
+				if p0 == 0 {
+					bp = pl.at(i0, j0)
+				}
+				block(w, &as, &bs, mc, nc, kc, acc || p0 > 0, bp, c[i0*ldc+j0:], ldc)
 			}
 		}
 	}
@@ -267,7 +318,7 @@ func SgemmPacked(ta bool, m int, a []float32, lda int, b *PackedB, acc bool, c [
 		for i0 := 0; i0 < m; i0 += MC {
 			mc := min(MC, m-i0)
 			as := w.sourceA(a, lda, ta, i0, mc, p0, kc, n)
-			block(w, &as, &bsrc{p: pb}, mc, n, kc, acc || p0 > 0, c[i0*ldc:], ldc)
+			block(w, &as, &bsrc{p: pb}, mc, n, kc, acc || p0 > 0, plus{}, c[i0*ldc:], ldc)
 		}
 	}
 }
@@ -339,8 +390,11 @@ func (s *asrc) panel(ip, kc, mc int) (a []float32, as, ar int) {
 
 // block computes the mc×nc block of C at c from the blocks of A (mc×kc)
 // and B (kc×nc) that as and bs give: B's panels outside, so that each
-// stays in L1 while the kernel runs down A's.
-func block(w *workspace, as *asrc, bs *bsrc, mc, nc, kc int, acc bool, c []float32, ldc int) {
+// stays in L1 while the kernel runs down A's. C's block is set to the
+// product, or the product is added to it (acc), or set to the product
+// plus pl's block (pl has a term, acc is not set).
+func block(w *workspace, as *asrc, bs *bsrc, mc, nc, kc int, acc bool, pl plus, c []float32, ldc int) {
+	mode := modeOf(acc, pl)
 	for jp := 0; jp < nc; jp += NR {
 		cols := min(NR, nc-jp)
 		b, ldb := bs.panel(jp, kc, nc)
@@ -353,27 +407,34 @@ func block(w *workspace, as *asrc, bs *bsrc, mc, nc, kc int, acc bool, c []float
 			_ = as.whole()[last+(kc-1)*sa+(MR-1)*ra]
 			_ = b[(kc-1)*ldb+NR-1]
 			_ = c[(full*MR-1)*ldc+jp+NR-1]
-			kernAVX2(full, kc, &a[0], sa, ra, step, &b[0], ldb, &c[jp], ldc, acc)
+			d, ldd, s := pl.ptrs(full*MR, jp)
+			kernAVX2(full, kc, &a[0], sa, ra, step, &b[0], ldb, &c[jp], ldc, mode, d, ldd, s)
 			ip = full * MR
 		}
 		for ; ip < mc; ip += MR {
 			rows := min(MR, mc-ip)
 			a, sa, ra := as.panel(ip, kc, mc)
 			if rows == MR && cols == NR {
-				kern(kc, a, sa, ra, b, ldb, c[ip*ldc+jp:], ldc, acc)
+				kern(kc, a, sa, ra, b, ldb, c[ip*ldc+jp:], ldc, mode, pl.at(ip, jp))
 				continue
 			}
 			// An edge block: computed whole into tmp (the packed
 			// panels are zero past the edge), then its valid part.
-			kern(kc, a, sa, ra, b, ldb, w.tmp[:], NR, false)
+			kern(kc, a, sa, ra, b, ldb, w.tmp[:], NR, modeSet, plus{})
 			for i := 0; i < rows; i++ {
 				ci := c[(ip+i)*ldc+jp : (ip+i)*ldc+jp+cols]
 				ti := w.tmp[i*NR : i*NR+cols]
-				if acc {
+				switch mode {
+				case modeAdd:
 					for j, v := range ti {
 						ci[j] += v
 					}
-				} else {
+				case modePlus:
+					di, s := pl.d[(ip+i)*pl.ldd+jp:], pl.s[jp:jp+cols]
+					for j, v := range ti {
+						ci[j] = v + di[j]*s[j]
+					}
+				default:
 					copy(ci, ti)
 				}
 			}
@@ -381,23 +442,54 @@ func block(w *workspace, as *asrc, bs *bsrc, mc, nc, kc int, acc bool, c []float
 	}
 }
 
+// The kernel's modes: what becomes of C's block.
+const (
+	modeSet  = 0 // C = A·B
+	modeAdd  = 1 // C += A·B
+	modePlus = 2 // C = A·B + D·diag(s)
+)
+
+func modeOf(acc bool, pl plus) int {
+	switch {
+	case acc:
+		return modeAdd
+	case pl.d != nil:
+		return modePlus
+	}
+	return modeSet
+}
+
+// ptrs are the kernel's arguments for pl's block from column jp, for
+// blocks of rows down to rows (bounds checked here); nil ones without a
+// term.
+func (pl plus) ptrs(rows, jp int) (d *float32, ldd int, s *float32) {
+	if pl.d == nil {
+		return nil, 0, nil
+	}
+	_ = pl.d[(rows-1)*pl.ldd+jp+NR-1]
+	_ = pl.s[jp+NR-1]
+	return &pl.d[jp], pl.ldd, &pl.s[jp]
+}
+
 // kern computes the MR×NR block of C at c (row stride ldc) from a panel
 // of A (kc steps of MR values: (i, p) at as·p + ar·i) and a panel of B (kc
-// rows of NR, ldb apart): c = a·b, or c += a·b when acc.
-func kern(kc int, a []float32, as, ar int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+// rows of NR, ldb apart): c = a·b, c += a·b, or c = a·b + pl's block,
+// as mode says.
+func kern(kc int, a []float32, as, ar int, b []float32, ldb int, c []float32, ldc int, mode int, pl plus) {
 	_ = a[(kc-1)*as+(MR-1)*ar]
 	_ = b[(kc-1)*ldb+NR-1]
 	_ = c[(MR-1)*ldc+NR-1]
 	if useAsm {
-		kernAVX2(1, kc, &a[0], as, ar, 0, &b[0], ldb, &c[0], ldc, acc)
+		d, ldd, s := pl.ptrs(MR, 0)
+		kernAVX2(1, kc, &a[0], as, ar, 0, &b[0], ldb, &c[0], ldc, mode, d, ldd, s)
 		return
 	}
-	kernGo(kc, a, as, ar, b, ldb, c, ldc, acc)
+	kernGo(kc, a, as, ar, b, ldb, c, ldc, mode, pl)
 }
 
 // kernGo is the microkernel's specification, in float32 like the
 // assembly (whose FMAs round once per step where this rounds twice).
-func kernGo(kc int, a []float32, as, ar int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+func kernGo(kc int, a []float32, as, ar int, b []float32, ldb int, c []float32, ldc int, mode int, pl plus) {
 	var s [MR][NR]float32
 	for p := 0; p < kc; p++ {
 		bp := b[p*ldb : p*ldb+NR]
@@ -411,9 +503,12 @@ func kernGo(kc int, a []float32, as, ar int, b []float32, ldb int, c []float32, 
 	for i := range s {
 		ci := c[i*ldc : i*ldc+NR]
 		for j, v := range s[i] {
-			if acc {
+			switch mode {
+			case modeAdd:
 				ci[j] += v
-			} else {
+			case modePlus:
+				ci[j] = v + pl.d[i*pl.ldd+j]*pl.s[j]
+			default:
 				ci[j] = v
 			}
 		}

@@ -114,6 +114,58 @@ func TestSgemmMatchesFloat64(t *testing.T) {
 	})
 }
 
+// TestSgemmPlusMatchesFloat64: C = op(A)·op(B) + D·diag(s) against float64
+// (the product's reference plus D's term, rounded once in the kernel, twice
+// in an edge block; the product's tolerance covers both), for every shape,
+// transposition and source of A and B, with padded strides for C and D, and
+// k = 0 (C = D·diag(s)).
+func TestSgemmPlusMatchesFloat64(t *testing.T) {
+	kernels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 6))
+		for _, s := range append(shapes, [3]int{7, 20, 0}) {
+			m, n, k := s[0], s[1], s[2]
+			for _, ta := range []bool{false, true} {
+				for _, tb := range []bool{false, true} {
+					ar, ac := m, k
+					if ta {
+						ar, ac = k, m
+					}
+					br, bc := k, n
+					if tb {
+						br, bc = n, k
+					}
+					lda, ldb, ldc, ldd := max(ac, 1)+3, max(bc, 1)+1, n+2, n+7
+					a := randSlice(r, max((ar-1)*lda+ac, 0))
+					b := randSlice(r, max((br-1)*ldb+bc, 0))
+					d := randSlice(r, (m-1)*ldd+n)
+					sc := randSlice(r, n)
+					c := randSlice(r, (m-1)*ldc+n+5)
+					c0 := append([]float32(nil), c...)
+					want := ref(ta, tb, m, n, k, a, lda, b, ldb, false, nil, ldc)
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							want[i*n+j] += float64(d[i*ldd+j]) * float64(sc[j])
+						}
+					}
+					for _, direct := range []bool{true, false} {
+						for _, maxN := range []int{0, 1 << 20} {
+							if tb && !direct {
+								continue
+							}
+							directB, directAMaxN = direct, maxN
+							copy(c, c0)
+							SgemmPlus(ta, tb, m, n, k, a, lda, b, ldb, d, ldd, sc, c, ldc)
+							directB, directAMaxN = true, 4*NR
+							name := fmt.Sprintf("plus %dx%dx%d ta=%v tb=%v directB=%v directA=%v", m, n, k, ta, tb, direct, maxN > 0)
+							check(t, name, c, c0, want, m, n, ldc, tolerance(max(k, 1)))
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
 func TestSgemmPackedMatchesSgemm(t *testing.T) {
 	kernels(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(3, 4))
@@ -197,6 +249,11 @@ func TestSgemmAllocatesNothing(t *testing.T) {
 	Sgemm(false, true, 64, 1000, 784, a, 784, b, 784, false, c, 1000)
 	if n := testing.AllocsPerRun(5, func() { Sgemm(false, true, 64, 1000, 784, a, 784, b, 784, false, c, 1000) }); n != 0 {
 		t.Fatalf("Sgemm allocates %v times per call", n)
+	}
+	d, sc := make([]float32, 784*1000), make([]float32, 1000)
+	w0 := make([]float32, 784*1000)
+	if n := testing.AllocsPerRun(5, func() { SgemmPlus(true, false, 784, 1000, 64, a, 784, c, 1000, d, 1000, sc, w0, 1000) }); n != 0 {
+		t.Fatalf("SgemmPlus allocates %v times per call", n)
 	}
 	// nor after garbage collections, which would empty a sync.Pool: the
 	// free list hands back the workspace the last call used.

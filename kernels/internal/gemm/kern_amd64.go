@@ -14,7 +14,7 @@ var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // the other, the panels of A astep floats apart.
 //
 //go:noescape
-func kernAVX2(np, k int, a *float32, as, ar, astep int, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX2(np, k int, a *float32, as, ar, astep int, b *float32, ldb int, c *float32, ldc int, mode int, d *float32, ldd int, s *float32)
 
 // transposeAVX2 sets dst[c·ldd+r] = src[r·lds+c] for r, c < 8.
 //

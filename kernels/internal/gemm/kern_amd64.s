@@ -44,12 +44,22 @@
 	VMOVUPS hi, 32(DI); \
 	ADDQ DX, DI
 
+// PLUSROW adds D's row at R8 times s (Y14, Y15) to row r's vectors and
+// stores them in C's row at DI.
+#define PLUSROW(lo, hi) \
+	VFMADD231PS (R8), Y14, lo; \
+	VFMADD231PS 32(R8), Y15, hi; \
+	VMOVUPS lo, (DI); \
+	VMOVUPS hi, 32(DI); \
+	ADDQ DX, DI; \
+	ADDQ CX, R8
+
 #define STROW(lo, hi) \
 	VMOVUPS lo, (DI); \
 	VMOVUPS hi, 32(DI); \
 	ADDQ DX, DI
 
-// func kernAVX2(np, k int, a *float32, as, ar, astep int, b *float32, ldb int, c *float32, ldc int, acc bool)
+// func kernAVX2(np, k int, a *float32, as, ar, astep int, b *float32, ldb int, c *float32, ldc int, mode int, d *float32, ldd int, s *float32)
 //
 // np blocks of MR×NR, one under the other: block r from the panel of A
 // that starts r·astep floats from a, the one panel of B, into C's rows
@@ -59,12 +69,18 @@
 // a packed panel, the matrix's row stride when the kernel reads B in
 // place. R9, R10, R11 are 1, 3 and 4 rows of B. One call runs down a
 // whole column of blocks, so the Go side's cost is paid once per panel of
-// B, not once per block.
-TEXT ·kernAVX2(SB), NOSPLIT, $16-81
+// B, not once per block. mode says what becomes of C's block: 0, it is
+// set to the product; 1, the product is added to it; 2, it is set to the
+// product plus D's block (rows ldd floats apart, running down with C's)
+// times s's 16 values column by column: C = A·B + D·diag(s), one FMA per
+// value.
+TEXT ·kernAVX2(SB), NOSPLIT, $24-112
 	MOVQ np+0(FP), R8
 	MOVQ R8, panels-8(SP)
 	MOVQ a+16(FP), AX
 	MOVQ AX, astart-16(SP)
+	MOVQ d+88(FP), R8
+	MOVQ R8, drow-24(SP)
 	MOVQ as+24(FP), SI
 	MOVQ ar+32(FP), R12
 	MOVQ ldb+56(FP), R9
@@ -81,6 +97,32 @@ TEXT ·kernAVX2(SB), NOSPLIT, $16-81
 	SHLQ $2, R11
 
 panel:
+	// In mode 2, fetch D's block too: the stores read it.
+	MOVQ mode+80(FP), R8
+	CMPQ R8, $2
+	JNE  fetchc
+	MOVQ drow-24(SP), R8
+	MOVQ ldd+96(FP), CX
+	SHLQ $2, CX
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ    CX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ    CX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ    CX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ    CX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ    CX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+
+fetchc:
 	MOVQ k+8(FP), CX
 	MOVQ b+48(FP), BX
 	MOVQ astart-16(SP), AX
@@ -140,9 +182,11 @@ one:
 	JMP   one
 
 done:
-	MOVBLZX acc+80(FP), R8
-	TESTQ   R8, R8
-	JEQ     store
+	MOVQ mode+80(FP), R8
+	CMPQ R8, $2
+	JEQ  plus
+	TESTQ R8, R8
+	JEQ   store
 	ADDROW(Y0, Y1)
 	ADDROW(Y2, Y3)
 	ADDROW(Y4, Y5)
@@ -158,6 +202,24 @@ store:
 	STROW(Y6, Y7)
 	STROW(Y8, Y9)
 	STROW(Y10, Y11)
+	JMP next
+
+plus:
+	// Y14, Y15 = s; R8 walks D's rows (CX = ldd in bytes): the loop's
+	// registers are free now.
+	MOVQ    s+104(FP), R8
+	VMOVUPS (R8), Y14
+	VMOVUPS 32(R8), Y15
+	MOVQ    ldd+96(FP), CX
+	SHLQ    $2, CX
+	MOVQ    drow-24(SP), R8
+	PLUSROW(Y0, Y1)
+	PLUSROW(Y2, Y3)
+	PLUSROW(Y4, Y5)
+	PLUSROW(Y6, Y7)
+	PLUSROW(Y8, Y9)
+	PLUSROW(Y10, Y11)
+	MOVQ    R8, drow-24(SP)
 
 next:
 	// DI is at the next block's first row of C already.

@@ -7,7 +7,7 @@ package gemm
 // useAVX2 is false where the assembly is not built.
 const useAVX2 = false
 
-func kernAVX2(np, k int, a *float32, as, ar, astep int, b *float32, ldb int, c *float32, ldc int, acc bool) {
+func kernAVX2(np, k int, a *float32, as, ar, astep int, b *float32, ldb int, c *float32, ldc int, mode int, d *float32, ldd int, s *float32) {
 	panic("gemm: no assembly")
 }
 
