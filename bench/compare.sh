@@ -191,8 +191,15 @@ if [[ -n $(git status --porcelain -- engine graph kernels go.mod go.sum 2>/dev/n
 	REV="$REV+uncommitted"
 fi
 
+# The cores' FMA peak (bench/fmapeak), where gcc and AVX2+FMA are there.
+FMAPEAK=
+if command -v gcc >/dev/null && grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+	gcc -O2 -mavx2 -mfma -pthread bench/fmapeak/fmapeak.c -o "$OUT/fmapeak" && FMAPEAK="$OUT/fmapeak"
+fi
+
 sgemm_rates() {
 	"${TORCH_ENV[@]}" "$PY" bench/torch_cae.py --sgemm | tee -a "$TORCH_RAW"
+	if [[ -n $FMAPEAK ]]; then "$FMAPEAK"; fi
 	"$OUT/bench.test" -test.run '^$' -test.bench '^BenchmarkSgemm$//^1024x1024x1024$' \
 		-test.benchtime=2s "${GO_ARGS[@]}" >"$OUT/go-config.txt"
 	grep '^Benchmark' "$OUT/go-config.txt" | tee -a "$GO_RAW"
@@ -262,12 +269,16 @@ sgemm_round
 # fastest SGEMM here), measured before each round and after the last.
 OB=$(awk '/^sgemm /{for(i=1;i<=NF;i++){split($i,kv,"="); if(kv[1]=="gflops" && kv[2]+0>m) m=kv[2]+0}} END{print m+0}' "$OUT/sgemm.txt")
 GONUM=$(awk '/^BenchmarkSgemm/{for(i=3;i<NF;i+=2) if($(i+1)=="GFLOP/s" && $i+0>m) m=$i+0} END{print m+0}' "$OUT/sgemm.txt")
+PEAK=$(awk '/^fmapeak /{for(i=1;i<=NF;i++){split($i,kv,"="); if(kv[1]=="gflops" && kv[2]+0>m) m=kv[2]+0}} END{print m+0}' "$OUT/sgemm.txt")
 TORCH_INFO=$(grep -m1 '^torch ' "$TORCH_RAW" | sed 's/.* torch=/torch=/')
 GO_INFO=$(grep '^caetrain-' "$OUT/go-config.txt" | sed 's/caetrain-//; s/: /=/' | tr '\n' ' ')
 {
 	echo "caetrain vs PyTorch, $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //') ×$NCPU cores"
 	echo "caetrain $REV, ${GO_INFO}tags=${GO_TAGS:-none}, $GOVERSION GOMAXPROCS=$NCPU; $TORCH_INFO; $ROUNDS rounds, medians"
 	echo "SGEMM 1024³: OpenBLAS via torch, all cores: $OB GFLOP/s = the machine's rate (cae % SGEMM is against it); caetrain's best single-call SGEMM (blas32 or kernels.MatMul): $GONUM GFLOP/s"
+	if [[ $PEAK != 0 ]]; then
+		echo "FMA peak, all cores (bench/fmapeak: AVX2 FMAs, no memory): $PEAK GFLOP/s"
+	fi
 } >"$OUT/meta.txt"
 echo "$OB" >"$OUT/sgemm-rate"
 echo "$CONFIGS" >"$OUT/configs"
