@@ -13,7 +13,8 @@
 //   - the fast VM (default): caetrain's own. It walks the nodes the outputs
 //     need, children first, and calls each op's kernel (package kernels)
 //     into a buffer allocated once; matrix products are split into tiles
-//     and row-wise kernels into blocks over a persistent worker pool. A
+//     and row-wise kernels into blocks over a persistent worker pool, whose
+//     workers spin briefly between batches rather than park (pool.go). A
 //     training step allocates nothing. On several cores a training batch
 //     of at least 32 rows per core is run data-parallel (shard.go): one
 //     single-worker VM per block of rows over its own graph, a prologue for

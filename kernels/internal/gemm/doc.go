@@ -12,7 +12,10 @@
 // the kernel reads an untransposed weight matrix in place, a product by a
 // transposed one with few rows runs transposed so that the weights are
 // read in place too (Transposes), and the engine can pack a transposed
-// weight once per step for all shards (PackedB).
+// weight once per step for all shards (PackedB). SgemmPlus adds a term
+// D·diag(s) as the kernel stores C's blocks (a one-layer penalty's weight
+// gradient under the batch's product), where a BLAS call needs C written
+// with it first.
 //
 // kernGo is the microkernel's specification; the tests run every shape,
 // packed and in place, through both and against a float64 reference.
