@@ -122,17 +122,8 @@ func (p *pool) take() {
 // waitDone returns when the batch's last task has finished: spinning for
 // p.spin, then parked on done.
 func (p *pool) waitDone() {
-	start := time.Now()
-	for spins := 1; ; spins++ {
-		if p.pending.Load() == 0 {
-			return
-		}
-		if spins%64 == 0 {
-			if time.Since(start) > p.spin {
-				break
-			}
-			runtime.Gosched()
-		}
+	if p.spinUntil(func() bool { return p.pending.Load() == 0 }) {
+		return
 	}
 	p.waiting.Store(1)
 	if p.pending.Load() == 0 {
@@ -141,6 +132,23 @@ func (p *pool) waitDone() {
 		}
 	}
 	<-p.done
+}
+
+// spinUntil checks ready until it holds, yielding the processor every 64
+// checks, for at most p.spin; it reports whether ready held.
+func (p *pool) spinUntil(ready func() bool) bool {
+	start := time.Now()
+	for spins := 1; ; spins++ {
+		if ready() {
+			return true
+		}
+		if spins%64 == 0 {
+			if time.Since(start) > p.spin {
+				return false
+			}
+			runtime.Gosched()
+		}
+	}
 }
 
 // worker takes tasks of each new batch until the pool closes.
@@ -161,20 +169,12 @@ func (p *pool) worker() {
 }
 
 // awaitBatch returns the generation of a published batch newer than seen
-// (or any generation once the pool is closed): spinning for spinFor, then
+// (or any generation once the pool is closed): spinning for p.spin, then
 // parked on wake.
 func (p *pool) awaitBatch(seen uint64) uint64 {
-	start := time.Now()
-	for spins := 1; ; spins++ {
-		if g := p.gen.Load(); g != seen && g%2 == 0 || p.closed.Load() {
-			return g
-		}
-		if spins%64 == 0 {
-			if time.Since(start) > p.spin {
-				break
-			}
-			runtime.Gosched()
-		}
+	var g uint64
+	if p.spinUntil(func() bool { g = p.gen.Load(); return g != seen && g%2 == 0 || p.closed.Load() }) {
+		return g
 	}
 	for {
 		p.parked.Add(1)

@@ -370,21 +370,27 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 	for _, g := range s0.m.Grads {
 		isGrad[g] = true
 	}
-	fusedInto := map[*G.Node]*G.Node{} // gathered product → the sum it is added into
-	for _, g := range plan.gathered {
+	// sumWith returns the sum u = g + a that is g's only reader, and a;
+	// ok is false when g (not a gradient itself) has no such reader.
+	sumWith := func(g *G.Node) (u, a *G.Node, ok bool) {
 		if len(users[g]) != 1 || isGrad[g] {
-			continue
+			return nil, nil, false
 		}
-		u := users[g][0]
+		u = users[g][0]
 		kids := children(s0.m.Graph, u)
 		if len(kids) != 2 || !isSum(u) {
-			continue
+			return nil, nil, false
 		}
-		a := kids[0]
+		a = kids[0]
 		if a == g {
 			a = kids[1]
 		}
-		if a == g || isGathered[a] || afterGather[a] || isGrad[a] || len(users[a]) != 1 || !slices.Contains(plan.epilogue, a) {
+		return u, a, a != g
+	}
+	fusedInto := map[*G.Node]*G.Node{} // gathered product → the sum it is added into
+	for _, g := range plan.gathered {
+		u, a, ok := sumWith(g)
+		if !ok || isGathered[a] || afterGather[a] || isGrad[a] || len(users[a]) != 1 || !slices.Contains(plan.epilogue, a) {
 			continue
 		}
 		fusedInto[g] = u
@@ -399,28 +405,16 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 	// root gives each fused sum the node whose buffer it accumulates in.
 	root := map[*G.Node]*G.Node{}
 	for g, u := range fusedInto {
-		uk := children(s0.m.Graph, u)
-		root[u] = uk[0]
-		if uk[0] == g {
-			root[u] = uk[1]
-		}
+		_, root[u], _ = sumWith(g)
 	}
 	for changed := true; changed; {
 		changed = false
 		for _, g := range plan.gathered {
-			if _, done := fusedInto[g]; done || len(users[g]) != 1 || isGrad[g] {
+			if _, done := fusedInto[g]; done {
 				continue
 			}
-			u := users[g][0]
-			kids := children(s0.m.Graph, u)
-			if len(kids) != 2 || !isSum(u) {
-				continue
-			}
-			s := kids[0]
-			if s == g {
-				s = kids[1]
-			}
-			if s == g || !fusedSum[s] || isGrad[s] || len(users[s]) != 1 {
+			u, s, ok := sumWith(g)
+			if !ok || !fusedSum[s] || isGrad[s] || len(users[s]) != 1 {
 				continue
 			}
 			fusedInto[g], fusedSum[u], root[u] = u, true, root[s]
@@ -432,7 +426,6 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 	// first: the first product into it adds the term as its kernel stores
 	// C's blocks (kernels.MatMulPlus), saving a pass that writes the
 	// weight-sized term and the read of it back.
-	plusOf := map[*G.Node][2][]float32{} // root → W and g, once planned
 	plusRoot := map[*G.Node]bool{}
 	for g, u := range fusedInto {
 		r := root[u]
@@ -453,14 +446,6 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 		if err := vm.plan(n, children(s0.m.Graph, n), nil); err != nil {
 			return err
 		}
-	}
-	for r := range plusRoot {
-		kids := children(s0.m.Graph, r)
-		w, g := vm.buf[kids[0]], vm.buf[kids[1]]
-		if w == nil || g == nil {
-			return fmt.Errorf("engine: the epilogue's %v reads values it does not have", r)
-		}
-		plusOf[r] = [2][]float32{w, g}
 	}
 
 	// The gathered products are whole single-threaded products, as many
@@ -501,8 +486,13 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 	}
 	for _, r := range roots {
 		out, g := vm.buf[r], groups[r]
-		pw, isPlus := plusOf[r]
+		var penW, penG []float32 // the penalty term's W and g, when r is one
+		isPlus := plusRoot[r]
 		if isPlus {
+			kids := children(s0.m.Graph, r)
+			if penW, penG = vm.buf[kids[0]], vm.buf[kids[1]]; penW == nil || penG == nil {
+				return fmt.Errorf("engine: the epilogue's %v reads values it does not have", r)
+			}
 			sh.plus++
 		}
 		// first is the first product into the buffer, over rows [i0, i1):
@@ -513,8 +503,8 @@ func (sh *sharded) buildEpilogue(plans []splitPlan, params, shared map[*G.Node][
 				kernels.MatMulAccTile(out, j.a, j.b, j.mm.M, j.mm.N, j.mm.K, j.mm.TA, j.mm.TB, i0, i1, 0, j.mm.N)
 				return
 			}
-			kernels.Scale(s2, pw[1], 2)
-			kernels.MatMulPlusTile(out, j.a, j.b, j.mm.M, j.mm.N, j.mm.K, j.mm.TA, j.mm.TB, i0, i1, 0, j.mm.N, pw[0], s2)
+			kernels.Scale(s2, penG, 2)
+			kernels.MatMulPlusTile(out, j.a, j.b, j.mm.M, j.mm.N, j.mm.K, j.mm.TA, j.mm.TB, i0, i1, 0, j.mm.N, penW, s2)
 		}
 		if len(g) == 1 {
 			j, s2 := g[0], make([]float32, g[0].mm.N)

@@ -115,7 +115,7 @@ const SerialTileM, SerialTileN = 64, 128
 // the same storage conventions; blocks are independent, so several can run
 // at once.
 func MatMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 int) {
-	matMulTile(c, a, b, m, n, k, ta, tb, i0, i1, j0, j1, 0)
+	matMulTile(c, a, b, m, n, k, ta, tb, i0, i1, j0, j1, 0, nil, nil)
 }
 
 // MatMulAccTile is MatMulTile added to c's block: C[i0:i1, j0:j1] +=
@@ -124,12 +124,12 @@ func MatMulAccTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j
 	if !serial[T]() && ((i1-i0) > SerialTileM || (j1-j0) > SerialTileN) {
 		for r := i0; r < i1; r += SerialTileM {
 			for q := j0; q < j1; q += SerialTileN {
-				matMulTile(c, a, b, m, n, k, ta, tb, r, min(r+SerialTileM, i1), q, min(q+SerialTileN, j1), 1)
+				matMulTile(c, a, b, m, n, k, ta, tb, r, min(r+SerialTileM, i1), q, min(q+SerialTileN, j1), 1, nil, nil)
 			}
 		}
 		return
 	}
-	matMulTile(c, a, b, m, n, k, ta, tb, i0, i1, j0, j1, 1)
+	matMulTile(c, a, b, m, n, k, ta, tb, i0, i1, j0, j1, 1, nil, nil)
 }
 
 // MatMulPlusTile sets the block C[i0:i1, j0:j1] to that block of
@@ -141,23 +141,8 @@ func MatMulPlusTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, 
 	if len(c) != m*n || len(a) != m*k || len(b) != k*n || len(d) != m*n || len(s) != n || i0 < 0 || i1 > m || j0 < 0 || j1 > n || i0 > i1 || j0 > j1 {
 		panic("kernels: MatMulPlusTile: wrong lengths or block")
 	}
-	if i0 == i1 || j0 == j1 {
-		return
-	}
-	if cs, ok := any(c).([]float32); ok && ownSgemm[T]() && k > 0 {
-		as, bs := any(a).([]float32), any(b).([]float32)
-		lda, ldb := k, n
-		if ta {
-			lda, as = m, as[i0:]
-		} else {
-			as = as[i0*k:]
-		}
-		if tb {
-			ldb, bs = k, bs[j0*k:]
-		} else {
-			bs = bs[j0:]
-		}
-		gemm.SgemmPlus(ta, tb, i1-i0, j1-j0, k, as, lda, bs, ldb, any(d).([]float32)[i0*n+j0:], n, any(s).([]float32)[j0:j1], cs[i0*n+j0:], n)
+	if ownSgemm[T]() && k > 0 {
+		matMulTile(c, a, b, m, n, k, ta, tb, i0, i1, j0, j1, 0, d, s)
 		return
 	}
 	for i := i0; i < i1; i++ {
@@ -185,17 +170,18 @@ func MatMulAcc[T Float](c, a, b []T, m, n, k int, ta, tb bool) {
 	if !serial[T]() { // serial tiles, as in MatMul
 		for i0 := 0; i0 < m; i0 += SerialTileM {
 			for j0 := 0; j0 < n; j0 += SerialTileN {
-				matMulTile(c, a, b, m, n, k, ta, tb, i0, min(i0+SerialTileM, m), j0, min(j0+SerialTileN, n), 1)
+				matMulTile(c, a, b, m, n, k, ta, tb, i0, min(i0+SerialTileM, m), j0, min(j0+SerialTileN, n), 1, nil, nil)
 			}
 		}
 		return
 	}
-	matMulTile(c, a, b, m, n, k, ta, tb, 0, m, 0, n, 1)
+	matMulTile(c, a, b, m, n, k, ta, tb, 0, m, 0, n, 1, nil, nil)
 }
 
 // matMulTile is MatMulTile with C's block scaled by beta (0 or 1) before
-// the product is added.
-func matMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 int, beta T) {
+// the product is added; with d and s (beta 0, k > 0, caetrain's gemm
+// only) the block is set to the product plus d·diag(s) (MatMulPlusTile).
+func matMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 int, beta T, d, s []T) {
 	if len(c) != m*n || len(a) != m*k || len(b) != k*n || i0 < 0 || i1 > m || j0 < 0 || j1 > n || i0 > i1 || j0 > j1 {
 		panic("kernels: MatMulTile: wrong lengths or block")
 	}
@@ -228,6 +214,10 @@ func matMulTile[T Float](c, a, b []T, m, n, k int, ta, tb bool, i0, i1, j0, j1 i
 	switch cs := any(cs).(type) {
 	case []float32:
 		if Sgemm != BLAS {
+			if d != nil {
+				gemm.SgemmPlus(ta, tb, mt, nt, k, any(as).([]float32), lda, any(bs).([]float32), ldb, any(d).([]float32)[i0*n+j0:], n, any(s).([]float32)[j0:j1], cs, n)
+				return
+			}
 			gemm.Sgemm(ta, tb, mt, nt, k, any(as).([]float32), lda, any(bs).([]float32), ldb, beta == 1, cs, n)
 			return
 		}

@@ -69,6 +69,38 @@ var shapes = [][3]int{
 // measured errors are ~10× below.
 func tolerance(k int) float64 { return 2e-6 * math.Sqrt(float64(k)) * 25 }
 
+// operands are random A and B for op(A)·op(B) (m×k by k×n, stored
+// transposed when ta, tb) with padded strides, to catch reads or writes
+// past a row.
+func operands(r *rand.Rand, ta, tb bool, m, n, k int) (a []float32, lda int, b []float32, ldb int) {
+	ar, ac := m, k
+	if ta {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tb {
+		br, bc = n, k
+	}
+	lda, ldb = max(ac, 1)+3, max(bc, 1)+1
+	return randSlice(r, max((ar-1)*lda+ac, 0)), lda, randSlice(r, max((br-1)*ldb+bc, 0)), ldb
+}
+
+// eachSource runs f with each way Sgemm can read its operands: an
+// untransposed B in place and packed, A packed and in place (the
+// transposed B is always packed); source names the one f runs with.
+func eachSource(tb bool, f func(source string)) {
+	defer func() { directB, directAMaxN = true, 4*NR }()
+	for _, direct := range []bool{true, false} {
+		for _, maxN := range []int{0, 1 << 20} {
+			if tb && !direct {
+				continue
+			}
+			directB, directAMaxN = direct, maxN
+			f(fmt.Sprintf("directB=%v directA=%v", direct, maxN > 0))
+		}
+	}
+}
+
 func TestSgemmMatchesFloat64(t *testing.T) {
 	kernels(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(1, 2))
@@ -77,36 +109,17 @@ func TestSgemmMatchesFloat64(t *testing.T) {
 			for _, ta := range []bool{false, true} {
 				for _, tb := range []bool{false, true} {
 					for _, acc := range []bool{false, true} {
-						// padded strides, to catch reads or writes past a row
-						ar, ac := m, k
-						if ta {
-							ar, ac = k, m
-						}
-						br, bc := k, n
-						if tb {
-							br, bc = n, k
-						}
-						lda, ldb, ldc := ac+3, bc+1, n+2
-						a := randSlice(r, (ar-1)*lda+ac)
-						b := randSlice(r, (br-1)*ldb+bc)
+						a, lda, b, ldb := operands(r, ta, tb, m, n, k)
+						ldc := n + 2
 						c := randSlice(r, (m-1)*ldc+n+5)
 						c0 := append([]float32(nil), c...)
 						want := ref(ta, tb, m, n, k, a, lda, b, ldb, acc, c0, ldc)
-						// an untransposed B read in place, and packed; A
-						// packed, and read in place
-						for _, direct := range []bool{true, false} {
-							for _, maxN := range []int{0, 1 << 20} {
-								if tb && !direct {
-									continue
-								}
-								directB, directAMaxN = direct, maxN
-								copy(c, c0)
-								Sgemm(ta, tb, m, n, k, a, lda, b, ldb, acc, c, ldc)
-								directB, directAMaxN = true, 4*NR
-								name := fmt.Sprintf("%dx%dx%d ta=%v tb=%v acc=%v directB=%v directA=%v", m, n, k, ta, tb, acc, direct, maxN > 0)
-								check(t, name, c, c0, want, m, n, ldc, tolerance(k))
-							}
-						}
+						eachSource(tb, func(source string) {
+							copy(c, c0)
+							Sgemm(ta, tb, m, n, k, a, lda, b, ldb, acc, c, ldc)
+							name := fmt.Sprintf("%dx%dx%d ta=%v tb=%v acc=%v %s", m, n, k, ta, tb, acc, source)
+							check(t, name, c, c0, want, m, n, ldc, tolerance(k))
+						})
 					}
 				}
 			}
@@ -126,17 +139,8 @@ func TestSgemmPlusMatchesFloat64(t *testing.T) {
 			m, n, k := s[0], s[1], s[2]
 			for _, ta := range []bool{false, true} {
 				for _, tb := range []bool{false, true} {
-					ar, ac := m, k
-					if ta {
-						ar, ac = k, m
-					}
-					br, bc := k, n
-					if tb {
-						br, bc = n, k
-					}
-					lda, ldb, ldc, ldd := max(ac, 1)+3, max(bc, 1)+1, n+2, n+7
-					a := randSlice(r, max((ar-1)*lda+ac, 0))
-					b := randSlice(r, max((br-1)*ldb+bc, 0))
+					a, lda, b, ldb := operands(r, ta, tb, m, n, k)
+					ldc, ldd := n+2, n+7
 					d := randSlice(r, (m-1)*ldd+n)
 					sc := randSlice(r, n)
 					c := randSlice(r, (m-1)*ldc+n+5)
@@ -147,19 +151,12 @@ func TestSgemmPlusMatchesFloat64(t *testing.T) {
 							want[i*n+j] += float64(d[i*ldd+j]) * float64(sc[j])
 						}
 					}
-					for _, direct := range []bool{true, false} {
-						for _, maxN := range []int{0, 1 << 20} {
-							if tb && !direct {
-								continue
-							}
-							directB, directAMaxN = direct, maxN
-							copy(c, c0)
-							SgemmPlus(ta, tb, m, n, k, a, lda, b, ldb, d, ldd, sc, c, ldc)
-							directB, directAMaxN = true, 4*NR
-							name := fmt.Sprintf("plus %dx%dx%d ta=%v tb=%v directB=%v directA=%v", m, n, k, ta, tb, direct, maxN > 0)
-							check(t, name, c, c0, want, m, n, ldc, tolerance(max(k, 1)))
-						}
-					}
+					eachSource(tb, func(source string) {
+						copy(c, c0)
+						SgemmPlus(ta, tb, m, n, k, a, lda, b, ldb, d, ldd, sc, c, ldc)
+						name := fmt.Sprintf("plus %dx%dx%d ta=%v tb=%v %s", m, n, k, ta, tb, source)
+						check(t, name, c, c0, want, m, n, ldc, tolerance(max(k, 1)))
+					})
 				}
 			}
 		}

@@ -36,6 +36,27 @@
 	VFMADD231PS Y13, Y15, Y11; \
 	ADDQ SI, AX
 
+// FETCH6 prefetches six rows of 16 floats from R8, ld bytes apart (both
+// cache lines a row may straddle); R8 ends at the sixth row.
+#define FETCH6(ld) \
+	PREFETCHT0 (R8); \
+	PREFETCHT0 60(R8); \
+	ADDQ ld, R8; \
+	PREFETCHT0 (R8); \
+	PREFETCHT0 60(R8); \
+	ADDQ ld, R8; \
+	PREFETCHT0 (R8); \
+	PREFETCHT0 60(R8); \
+	ADDQ ld, R8; \
+	PREFETCHT0 (R8); \
+	PREFETCHT0 60(R8); \
+	ADDQ ld, R8; \
+	PREFETCHT0 (R8); \
+	PREFETCHT0 60(R8); \
+	ADDQ ld, R8; \
+	PREFETCHT0 (R8); \
+	PREFETCHT0 60(R8)
+
 // ADDROW adds row r's two vectors to C's row at DI; STROW stores them.
 #define ADDROW(lo, hi) \
 	VADDPS (DI), lo, lo; \
@@ -104,23 +125,7 @@ panel:
 	MOVQ drow-24(SP), R8
 	MOVQ ldd+96(FP), CX
 	SHLQ $2, CX
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
-	ADDQ    CX, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
-	ADDQ    CX, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
-	ADDQ    CX, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
-	ADDQ    CX, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
-	ADDQ    CX, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
+	FETCH6(CX)
 
 fetchc:
 	MOVQ k+8(FP), CX
@@ -131,23 +136,7 @@ fetchc:
 	// once, at the end, and is often not in cache (a weight gradient's
 	// 784×1000 floats); waiting for it then stalls the kernel.
 	MOVQ    DI, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
-	ADDQ    DX, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
-	ADDQ    DX, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
-	ADDQ    DX, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
-	ADDQ    DX, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
-	ADDQ    DX, R8
-	PREFETCHT0 (R8)
-	PREFETCHT0 60(R8)
+	FETCH6(DX)
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
