@@ -5,6 +5,7 @@
 package engine
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/caetrain/caetrain/kernels"
@@ -33,6 +34,9 @@ func cudaUsable() (bool, string) {
 	if err != nil {
 		return false, err.Error()
 	}
+	if Emulated(d.Name()) {
+		return true, d.Name() + "; EMULATED: this is kernels/cudaemu, test infrastructure that runs the kernels on the CPU, not a GPU"
+	}
 	return true, d.Name()
 }
 
@@ -47,3 +51,7 @@ func ProbeDevice() (string, error) {
 	}
 	return d.Name(), nil
 }
+
+// Emulated reports whether name is the emulated driver's device
+// (kernels/cudaemu), whose results are not a GPU's.
+func Emulated(name string) bool { return strings.HasPrefix(name, "cudaemu") }

@@ -55,8 +55,10 @@ type Device struct {
 	fns     map[string]cu.Function
 	blas    *cublas.Standard
 	flag    IntBuf // HasNonFinite's result
+	sigs    map[string]string // each kernel's parameter kinds, from its PTX
 	nargs   int
 	args    [maxArgs]uint64 // launch parameters, each in an 8-byte slot
+	kinds   [maxArgs]byte   // what was pushed into each slot (kindInt32, …)
 	argp    [maxArgs]unsafe.Pointer
 	retains bool // the primary context was retained and must be released
 }
@@ -163,7 +165,7 @@ func OpenDevice(ordinal int) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernels: CUDA device %d (%s): context: %w", ordinal, name, err)
 	}
-	d := &Device{dev: dev, ctx: ctx, name: name, fns: map[string]cu.Function{}, retains: true}
+	d := &Device{dev: dev, ctx: ctx, name: name, fns: map[string]cu.Function{}, sigs: map[string]string{}, retains: true}
 	for i := range d.argp {
 		d.argp[i] = unsafe.Pointer(&d.args[i])
 	}
@@ -181,6 +183,13 @@ func (d *Device) open() error {
 	}
 	defer d.exit()
 	for _, m := range PTXModules {
+		sigs, err := ptxSignatures(m.PTX)
+		if err != nil {
+			return fmt.Errorf("kernels: PTX module %s: %w", m.Name, err)
+		}
+		for k, sig := range sigs {
+			d.sigs[k] = sig
+		}
 		log := make([]byte, 4096)
 		mod, err := cu.LoadDataEx(m.PTX, &cu.JITErrorLogBuffer{Buffer: log})
 		if err != nil {
@@ -471,15 +480,16 @@ func fits(kernel string, sizes ...int) error {
 
 // Launch parameters: push them in the kernel's order, then launch.
 
-func (d *Device) arg(v uint64) {
+func (d *Device) arg(v uint64, kind byte) {
 	d.args[d.nargs] = v
+	d.kinds[d.nargs] = kind
 	d.nargs++
 }
 
-func (d *Device) ptr(b Buf)     { d.arg(uint64(b.Ptr)) }
-func (d *Device) iptr(b IntBuf) { d.arg(uint64(b.Ptr)) }
-func (d *Device) i32(v int)     { d.arg(uint64(uint32(int32(v)))) }
-func (d *Device) f32(v float32) { d.arg(uint64(math.Float32bits(v))) }
+func (d *Device) ptr(b Buf)     { d.arg(uint64(b.Ptr), kindInt64) }
+func (d *Device) iptr(b IntBuf) { d.arg(uint64(b.Ptr), kindInt64) }
+func (d *Device) i32(v int)     { d.arg(uint64(uint32(int32(v))), kindInt32) }
+func (d *Device) f32(v float32) { d.arg(uint64(math.Float32bits(v)), kindFloat32) }
 
 func (d *Device) flag32(b bool) {
 	v := 0
@@ -511,6 +521,11 @@ func (d *Device) launch(k string, gx, bx, by int) error {
 	fn, ok := d.fns[k]
 	if !ok {
 		panic("kernels: kernel " + k + " not loaded") // OpenDevice checked
+	}
+	// The driver reads each parameter at the width the PTX declares: a
+	// launcher that disagrees would pass garbage without any error.
+	if pushed := string(d.kinds[:d.nargs]); pushed != d.sigs[k] {
+		return fmt.Errorf("kernels: %s: the launcher pushes parameters %q but the PTX declares %q (q: 64-bit integer or pointer, i: int32, f: float32, d: float64)", k, pushed, d.sigs[k])
 	}
 	if err := fn.Launch(gx, 1, 1, bx, by, 1, 0, cu.NoStream, d.argp[:d.nargs]); err != nil {
 		return fmt.Errorf("kernels: %s: launch: %w", k, err)

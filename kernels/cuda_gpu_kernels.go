@@ -185,7 +185,7 @@ func (d *Device) LossCombine(out Buf, terms []Buf, w []float64, mask, invn Buf) 
 		if k < len(terms) {
 			d.ptr(terms[k])
 		} else {
-			d.arg(0)
+			d.ptr(Buf{}) // null: unused
 		}
 	}
 	for k := range MaxLossTerms {
