@@ -54,7 +54,7 @@ type Device struct {
 	mods    []cu.Module
 	fns     map[string]cu.Function
 	blas    *cublas.Standard
-	flag    IntBuf // HasNonFinite's result
+	flag    IntBuf            // HasNonFinite's result
 	sigs    map[string]string // each kernel's parameter kinds, from its PTX
 	nargs   int
 	args    [maxArgs]uint64 // launch parameters, each in an 8-byte slot
