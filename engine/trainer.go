@@ -108,6 +108,7 @@ type Trainer struct {
 	adam  Adam
 	padam *parallelAdam // the fast VM's Adam over its workers, or nil
 	step  int
+	host  int // the step whose parameters the host's copy holds (CUDA VM)
 }
 
 // EvalBatch is the batch size of the forward-only evaluation graph.
@@ -183,7 +184,11 @@ func (t *Trainer) Sync() error {
 	if t.gpu == nil {
 		return nil
 	}
-	return t.gpu.download(t.Params, &t.adam)
+	if err := t.gpu.download(t.Params, &t.adam); err != nil {
+		return err
+	}
+	t.host = t.step
+	return nil
 }
 
 // Upload copies the host's parameters and optimizer state to the device,
@@ -192,7 +197,11 @@ func (t *Trainer) Upload() error {
 	if t.gpu == nil {
 		return nil
 	}
-	return t.gpu.upload(t.Params, &t.adam)
+	if err := t.gpu.upload(t.Params, &t.adam); err != nil {
+		return err
+	}
+	t.host = t.step
+	return nil
 }
 
 // Close releases the machines.
@@ -216,6 +225,18 @@ func sameSpec(a, b graph.Spec) error {
 
 // Steps is the number of optimizer steps taken.
 func (t *Trainer) Steps() int { return t.step }
+
+// HostSteps is the number of steps whose result Params holds: Steps on the
+// CPU; under the CUDA VM, the step of the last Sync or Upload (the device
+// holds the newer ones). After a divergence, which the CUDA VM finds only
+// when it reads its losses back, the device's parameters may have taken
+// the bad steps, but Params has not: they are the last good weights.
+func (t *Trainer) HostSteps() int {
+	if t.gpu == nil {
+		return t.step
+	}
+	return t.host
+}
 
 // StepResult are one batch's means over its real rows.
 type StepResult struct {

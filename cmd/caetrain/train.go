@@ -441,7 +441,7 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 		prog.epoch(m)
 		if m.Event == "epoch" {
 			// Keep the newest weights on disk after every epoch.
-			if err := engine.SaveModel(out, tr.Params, withSteps(mc, tr.Steps())); err != nil {
+			if err := engine.SaveModel(out, tr.Params, withSteps(mc, tr.HostSteps())); err != nil {
 				return err
 			}
 		}
@@ -491,7 +491,7 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	// Whatever happened, keep the last good weights: a diverged step does not
 	// update them.
-	if err := engine.SaveModel(out, tr.Params, withSteps(mc, tr.Steps())); err != nil {
+	if err := engine.SaveModel(out, tr.Params, withSteps(mc, tr.HostSteps())); err != nil {
 		return errors.Join(runErr, ckErr, err)
 	}
 	switch {
@@ -509,7 +509,7 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 			last = fmt.Sprintf("the last good checkpoint is %s (step %d)", path, step)
 		}
 		return fmt.Errorf("%v\nthe last good weights (step %d) are in %s, and %s.\ntry a smaller --lr (now %g) or --lambda (now %g): caetrain --resume --out %s --lr %g continues from that checkpoint",
-			runErr, tr.Steps(), out, last, cfg.Adam.LR, cfg.Spec.Lambda, out, cfg.Adam.LR/10)
+			runErr, tr.HostSteps(), out, last, cfg.Adam.LR, cfg.Spec.Lambda, out, cfg.Adam.LR/10)
 	default:
 		return runErr
 	}

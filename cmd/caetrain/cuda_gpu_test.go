@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build gpu
+
+package main
+
+// The gpu build's command line on its CUDA device. Without a GPU, run it
+// under the emulated driver (kernels/cudaemu; README, "GPUs"):
+//
+//	LD_LIBRARY_PATH=$PWD/kernels/cudaemu/build go test -tags gpu ./cmd/caetrain
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caetrain/caetrain/engine"
+)
+
+// TestGPUBuildTrainsOnCUDA: --device=cuda trains on the device, writes
+// checkpoints, is resumed from one to the same weights as the
+// uninterrupted run (within float32 rounding: the device's sums are not
+// the CPU's, but the same device repeats itself), and the model
+// evaluates. An emulated device says so on stderr.
+func TestGPUBuildTrainsOnCUDA(t *testing.T) {
+	ref := filepath.Join(t.TempDir(), "ref")
+	code, _, stderr := runCLI(t, smallArgs(ref, "--device", "cuda")...)
+	if code != exitOK {
+		t.Fatalf("--device=cuda: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "device: cuda") {
+		t.Errorf("stderr does not name the device:\n%s", stderr)
+	}
+	name, err := engine.ProbeDevice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if engine.Emulated(name) && !strings.Contains(stderr, "EMULATED") {
+		t.Errorf("the device %q is emulated but stderr does not say so:\n%s", name, stderr)
+	}
+	var cfg map[string]any
+	raw, err := os.ReadFile(filepath.Join(ref, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil || cfg["device"] != "cuda" {
+		t.Errorf("config.json: device %v (%v), want cuda", cfg["device"], err)
+	}
+
+	// Stop at step 20 (checkpoints every 5), then resume to 30.
+	out := filepath.Join(t.TempDir(), "run")
+	if code, _, stderr := runCLI(t, smallArgs(out, "--device", "cuda", "--max-steps", "20")...); code != exitOK {
+		t.Fatalf("first part: exit %d\n%s", code, stderr)
+	}
+	if got := newestStep(out); got != 20 {
+		t.Fatalf("newest checkpoint of step %d, want 20", got)
+	}
+	if code, _, stderr := runCLI(t, "--resume", "--out", out, "--max-steps", "30", "--device", "cuda"); code != exitOK {
+		t.Fatalf("resume: exit %d\n%s", code, stderr)
+	}
+	a, _, err := engine.LoadModel(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := engine.LoadModel(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.Tensors {
+		x, y := a.Tensors[i].Data().([]float32), b.Tensors[i].Data().([]float32)
+		for j := range x {
+			if x[j] != y[j] {
+				t.Fatalf("%s[%d]: %v uninterrupted, %v resumed: the device does not repeat itself", a.Shapes[i].Name, j, x[j], y[j])
+			}
+		}
+	}
+
+	code, stdout, stderr := runCLI(t, "eval", "--model", out, "--quick")
+	if code != exitOK {
+		t.Fatalf("eval: exit %d\n%s", code, stderr)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(stdout), &ev); err != nil {
+		t.Fatalf("eval output %q: %v", stdout, err)
+	}
+	if r, ok := ev["test_recon"].(float64); !ok || !(r > 0) {
+		t.Errorf("eval: test_recon %v", ev["test_recon"])
+	}
+}
