@@ -458,3 +458,20 @@ std::vector<Kernel> &kernels() {
 }
 
 } // namespace cudaemu
+
+namespace cudaemu {
+
+// KernelName is a table entry's name and source, for selftest.cc.
+struct KernelName {
+	const char *name, *source;
+};
+
+std::vector<KernelName> table_names() {
+	std::vector<KernelName> v;
+	for (auto &k : kernels()) {
+		v.push_back(KernelName{k.name, k.source});
+	}
+	return v;
+}
+
+} // namespace cudaemu
