@@ -161,12 +161,15 @@ def make_optimizer(model):
     return torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, foreach=True)
 
 
-def bench(name, batch, data, chunks, chunk_seconds, warmup):
+def bench(name, batch, data, chunks, chunk_seconds, warmup, device="cpu"):
     cfg = CONFIGS[name]
-    model = CAE(**cfg)
+    model = CAE(**cfg).to(device)
     opt = make_optimizer(model)
+    data = data.to(device)
     n = data.shape[0] // batch
-    idx = [torch.arange(i * batch, (i + 1) * batch) for i in range(n)]
+    idx = [torch.arange(i * batch, (i + 1) * batch, device=device) for i in range(n)]
+    # On a GPU the step is queued: wait for it before reading the clock.
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
 
     def step(i):
         xb = data.index_select(0, idx[i % n])
@@ -188,6 +191,7 @@ def bench(name, batch, data, chunks, chunk_seconds, warmup):
             loss = step(i)
             i += 1
             steps += 1
+            sync()
             dt = time.perf_counter() - t0
             if dt >= chunk_seconds:
                 break
@@ -274,6 +278,7 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--check", action="store_true", help="verify the penalty against autograd's Jacobian")
     p.add_argument("--sgemm", action="store_true", help="report the BLAS and its 1024^3 SGEMM rate")
+    p.add_argument("--device", default="cpu", help="torch device for the step benchmarks: cpu or cuda (bench/gpucheck.sh)")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -290,8 +295,8 @@ def main():
           f"n={data.shape[0]}", file=sys.stderr, flush=True)
     for name in args.configs.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
-            med, rates = bench(name, batch, data, args.chunks, args.chunk_seconds, args.warmup)
-            print(f"torch config={name} batch={batch} samples_per_s={med:.1f} "
+            med, rates = bench(name, batch, data, args.chunks, args.chunk_seconds, args.warmup, args.device)
+            print(f"torch config={name} batch={batch} device={args.device} samples_per_s={med:.1f} "
                   f"min={min(rates):.1f} max={max(rates):.1f} chunks={len(rates)} {info}", flush=True)
 
 

@@ -12,6 +12,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,5 +88,41 @@ func TestGPUBuildTrainsOnCUDA(t *testing.T) {
 	}
 	if r, ok := ev["test_recon"].(float64); !ok || !(r > 0) {
 		t.Errorf("eval: test_recon %v", ev["test_recon"])
+	}
+}
+
+// TestDefaultBuildHandsOverToGPUBuild: the default (CPU) build, with a
+// gpu build next to it, hands --device=cuda to it, and the run trains on
+// the device. It builds both binaries, so it needs the go command (it is
+// skipped where there is none, as on a GPU machine with test binaries
+// only).
+func TestDefaultBuildHandsOverToGPUBuild(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the two binaries")
+	}
+	dir := t.TempDir()
+	for _, b := range [][]string{
+		{"build", "-o", filepath.Join(dir, "caetrain"), "."},
+		{"build", "-tags", "gpu", "-o", filepath.Join(dir, "caetrain-gpu"), "."},
+	} {
+		if out, err := exec.Command(gobin, b...).CombinedOutput(); err != nil {
+			t.Fatalf("go %v: %v\n%s", b, err, out)
+		}
+	}
+	out := filepath.Join(dir, "run")
+	cmd := exec.Command(filepath.Join(dir, "caetrain"), "--device=cuda", "--arch", "784,16,8", "--batch", "64",
+		"--max-steps", "10", "--out", out)
+	cmd.Env = append(os.Environ(), "CAETRAIN_DATA=", "CAETRAIN_GPU=")
+	stderr, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("caetrain --device=cuda: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(string(stderr), "device: cuda") {
+		t.Errorf("the run did not train on cuda:\n%s", stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "config.json"))
+	if err != nil || !strings.Contains(string(raw), `"device": "cuda"`) {
+		t.Errorf("config.json (%v) does not say cuda:\n%s", err, raw)
 	}
 }

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# gpucheck.sh: the one-shot check of caetrain's CUDA VM on a lent GPU
+# machine (no Go toolchain, no network, CUDA 13 libraries, minutes of
+# device time), prepared here and rehearsed against the emulated driver.
+#
+#   bench/gpucheck.sh build [DIR]      here: build everything into DIR
+#                                       (default gpucheck/, git-ignored)
+#   bench/gpucheck.sh run [DIR]        there: run the check, writing
+#                                       DIR/gpucheck.log
+#   GPUCHECK_EMULATED=1 bench/gpucheck.sh run [DIR]
+#                                       here: the same run under
+#                                       kernels/cudaemu (the rehearsal)
+#
+# build makes, with Debian's CUDA 11.8 headers: caetrain-gpu and the gpu
+# test binaries of kernels, engine and bench, each linked against a stub
+# that carries the libcublas.so.13 SONAME (scripts/cublas-stub.sh), so
+# that they load a CUDA 13 machine's cuBLAS; stripped, to fit a device
+# run's 64 MiB carry limit, and gzipped (run unpacks them); the emulator (kernels/cudaemu/build) for the
+# rehearsal; this script and bench/torch_cae.py.
+#
+# run, in order, each step under its own time limit (about 7 minutes in
+# all), each logged with its exit status:
+#   1. the machine: nvidia-smi, the binaries' libraries, every imported
+#      CUDA symbol resolved (LD_BIND_NOW), caetrain-gpu probe;
+#   2. the kernel suite on the device (kernels.test -test.run CUDA);
+#   3. the 200-step CPU-vs-CUDA parity test of the seed and rifai presets
+#      (engine.test -test.run TestCUDAParity);
+#   4. caetrain --device=cuda, one epoch of the full Fashion-MNIST (from
+#      $GPUCHECK_DATA, ../shared/data/fashion-mnist, shared/data/...,
+#      /usr/share/datasets/fashion-mnist; else the embedded sample, said
+#      so), then caetrain eval --quick of the model;
+#   5. the cuda training-step benchmarks (bench.test), and PyTorch's on
+#      the same GPU (bench/torch_cae.py --device cuda) if python3 has torch
+#      with CUDA.
+# It ends with one line per step, PASS or FAIL, and exits 1 if any failed.
+set -uo pipefail
+
+mode="${1:-}"
+dir="${2:-gpucheck}"
+here="$(cd "$(dirname "$0")/.." && pwd)"
+
+build() {
+	set -e
+	mkdir -p "$dir"
+	dir="$(cd "$dir" && pwd)"
+	cd "$here"
+	export GOFLAGS="${GOFLAGS:-} -ldflags=-s" # -s: no symbol table, no DWARF
+	scripts/cublas-stub.sh -o "$dir/caetrain-gpu" ./cmd/caetrain
+	for p in kernels engine bench; do
+		scripts/cublas-stub.sh -test -o "$dir/$p.test" "./$p"
+	done
+	make -s -C kernels/cudaemu
+	mkdir -p "$dir/cudaemu"
+	cp -L kernels/cudaemu/build/libcuda.so.1 kernels/cudaemu/build/libcublas.so.13 "$dir/cudaemu/"
+	cp bench/gpucheck.sh bench/torch_cae.py "$dir/"
+	# gzip: the four binaries are ~90 MB, ~37 MB compressed.
+	for b in caetrain-gpu kernels.test engine.test bench.test; do
+		gzip -9 -f "$dir/$b"
+	done
+	du -sh "$dir"
+	echo "gpucheck.sh: built $dir; on the GPU machine: $dir/gpucheck.sh run $dir" >&2
+}
+
+run() {
+	dir="$(cd "$dir" && pwd)"
+	log="$dir/gpucheck.log"
+	: >"$log"
+	for b in caetrain-gpu kernels.test engine.test bench.test; do
+		if [ -e "$dir/$b.gz" ] && [ ! -e "$dir/$b" ]; then
+			gunzip -k "$dir/$b.gz" && chmod +x "$dir/$b"
+		fi
+	done
+	say() { echo "$*" | tee -a "$log"; }
+	results=()
+	# step NAME LIMIT COMMAND...: run COMMAND with a time limit, logged.
+	step() {
+		local name="$1" limit="$2"
+		shift 2
+		say ""
+		say "== $name (limit ${limit}s): $*"
+		local t0=$SECONDS
+		timeout --kill-after=10 "$limit" "$@" 2>&1 | tee -a "$log"
+		local rc=${PIPESTATUS[0]}
+		say "== $name: exit $rc after $((SECONDS - t0))s"
+		if [ "$rc" = 0 ]; then results+=("PASS $name"); else results+=("FAIL $name (exit $rc)"); fi
+	}
+	if [ "${GPUCHECK_EMULATED:-0}" = 1 ]; then
+		export LD_LIBRARY_PATH="$dir/cudaemu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+		say "gpucheck.sh: EMULATED run (kernels/cudaemu, kernels on the CPU): a rehearsal, not a GPU result"
+	fi
+	say "gpucheck.sh: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), $(nproc) CPUs"
+
+	data=""
+	for d in "${GPUCHECK_DATA:-}" "$dir/../../shared/data/fashion-mnist" "$dir/../shared/data/fashion-mnist" \
+		"$PWD/shared/data/fashion-mnist" "$PWD/../shared/data/fashion-mnist" /usr/share/datasets/fashion-mnist; do
+		if [ -n "$d" ] && [ -e "$d/train-images-idx3-ubyte.gz" ]; then data="$(cd "$d" && pwd)"; break; fi
+	done
+
+	step "machine" 60 bash -c "command -v nvidia-smi >/dev/null && nvidia-smi || echo 'no nvidia-smi'
+		ldd '$dir/caetrain-gpu' | grep -E 'cuda|cublas'
+		LD_BIND_NOW=1 '$dir/caetrain-gpu' probe"
+	step "kernel suite" 120 bash -c "cd '$dir' && ./kernels.test -test.run CUDA -test.v -test.count=1 | grep -E '^(---|ok|PASS|FAIL)|cudaemu'"
+	step "CPU-vs-CUDA parity, 200 steps" 240 bash -c "cd '$dir' && ./engine.test -test.run TestCUDAParity -test.v -test.count=1"
+	if [ -n "$data" ]; then
+		say "data: $data"
+		step "caetrain --device=cuda, one epoch of Fashion-MNIST" 180 \
+			"$dir/caetrain-gpu" --device=cuda --data "$data" --epochs 1 --out "$dir/run-fashion"
+	else
+		say "data: no Fashion-MNIST found: one epoch of the embedded sample instead"
+		step "caetrain --device=cuda, one epoch of the embedded sample" 180 \
+			"$dir/caetrain-gpu" --device=cuda --epochs 1 --out "$dir/run-fashion"
+	fi
+	step "caetrain eval of that model" 120 "$dir/caetrain-gpu" eval --model "$dir/run-fashion" --quick
+	# 30 steps each on a GPU; 2 under the emulator (its products run on the CPU).
+	bt="${GPUCHECK_BENCHTIME:-30x}"
+	[ "${GPUCHECK_EMULATED:-0}" = 1 ] && bt="${GPUCHECK_BENCHTIME:-2x}"
+	step "cuda training-step benchmarks" 150 bash -c "cd '$dir' && ./bench.test -test.run '^\$' -test.bench 'TrainStep/cuda' -test.benchtime $bt"
+	if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+		step "PyTorch peer on the GPU" 150 python3 "$dir/torch_cae.py" --device cuda --chunks 3 --chunk-seconds 1
+	else
+		say ""
+		say "== PyTorch peer: skipped (no python3 with CUDA-enabled torch here)"
+	fi
+	say ""
+	say "== summary"
+	local failed=0
+	for r in "${results[@]}"; do
+		say "$r"
+		case "$r" in FAIL*) failed=1 ;; esac
+	done
+	say "log: $log"
+	return "$failed"
+}
+
+case "$mode" in
+build) build ;;
+run) run ;;
+*)
+	sed -n '2,/^set -uo/p' "$0" | sed 's/^# \{0,1\}//; /^set -uo/d' >&2
+	exit 2
+	;;
+esac
