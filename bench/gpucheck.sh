@@ -20,8 +20,9 @@
 # run's 64 MiB carry limit, and gzipped (run unpacks them); the emulator (kernels/cudaemu/build) for the
 # rehearsal; this script and bench/torch_cae.py.
 #
-# run, in order, each step under its own time limit (about 7 minutes in
-# all), each logged with its exit status:
+# run, in order, each step under its own time limit and all within
+# GPUCHECK_BUDGET seconds (450 on a GPU, 1200 emulated), each logged with
+# its exit status:
 #   1. the machine: nvidia-smi, the binaries' libraries, every imported
 #      CUDA symbol resolved (LD_BIND_NOW), caetrain-gpu probe;
 #   2. the kernel suite on the device (kernels.test -test.run CUDA);
@@ -78,6 +79,14 @@ run() {
 	step() {
 		local name="$1" limit="$2"
 		shift 2
+		local left=$((deadline - SECONDS))
+		if [ "$limit" -gt "$left" ]; then limit=$left; fi
+		if [ "$limit" -le 0 ]; then
+			say ""
+			say "== $name: not run, the ${budget}s budget is spent"
+			results+=("FAIL $name (no time left)")
+			return
+		fi
 		say ""
 		say "== $name (limit ${limit}s): $*"
 		local t0=$SECONDS
@@ -86,6 +95,11 @@ run() {
 		say "== $name: exit $rc after $((SECONDS - t0))s"
 		if [ "$rc" = 0 ]; then results+=("PASS $name"); else results+=("FAIL $name (exit $rc)"); fi
 	}
+	# The whole run fits GPUCHECK_BUDGET seconds (default 450: a lent GPU's
+	# 15 minutes include its start; 1200 under the emulator, which is slow).
+	budget="${GPUCHECK_BUDGET:-450}"
+	[ "${GPUCHECK_EMULATED:-0}" = 1 ] && budget="${GPUCHECK_BUDGET:-1200}"
+	deadline=$((SECONDS + budget))
 	if [ "${GPUCHECK_EMULATED:-0}" = 1 ]; then
 		export LD_LIBRARY_PATH="$dir/cudaemu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 		say "gpucheck.sh: EMULATED run (kernels/cudaemu, kernels on the CPU): a rehearsal, not a GPU result"
@@ -98,21 +112,21 @@ run() {
 		if [ -n "$d" ] && [ -e "$d/train-images-idx3-ubyte.gz" ]; then data="$(cd "$d" && pwd)"; break; fi
 	done
 
-	step "machine" 60 bash -c "command -v nvidia-smi >/dev/null && nvidia-smi || echo 'no nvidia-smi'
+	step "machine" 30 bash -c "command -v nvidia-smi >/dev/null && nvidia-smi || echo 'no nvidia-smi'
 		ldd '$dir/caetrain-gpu' | grep -E 'cuda|cublas'
 		LD_BIND_NOW=1 '$dir/caetrain-gpu' probe"
-	step "kernel suite" 120 bash -c "cd '$dir' && ./kernels.test -test.run CUDA -test.v -test.count=1 | grep -E '^(---|ok|PASS|FAIL)|cudaemu'"
-	step "CPU-vs-CUDA parity, 200 steps" 240 bash -c "cd '$dir' && ./engine.test -test.run TestCUDAParity -test.v -test.count=1"
+	step "kernel suite" 90 bash -c "cd '$dir' && ./kernels.test -test.run CUDA -test.v -test.count=1 | grep -E '^(---|ok|PASS|FAIL)|cudaemu'"
+	step "CPU-vs-CUDA parity, 200 steps" 200 bash -c "cd '$dir' && ./engine.test -test.run TestCUDAParity -test.v -test.count=1"
 	if [ -n "$data" ]; then
 		say "data: $data"
-		step "caetrain --device=cuda, one epoch of Fashion-MNIST" 180 \
+		step "caetrain --device=cuda, one epoch of Fashion-MNIST" 120 \
 			"$dir/caetrain-gpu" --device=cuda --data "$data" --epochs 1 --out "$dir/run-fashion"
 	else
 		say "data: no Fashion-MNIST found: one epoch of the embedded sample instead"
-		step "caetrain --device=cuda, one epoch of the embedded sample" 180 \
+		step "caetrain --device=cuda, one epoch of the embedded sample" 120 \
 			"$dir/caetrain-gpu" --device=cuda --epochs 1 --out "$dir/run-fashion"
 	fi
-	step "caetrain eval of that model" 120 "$dir/caetrain-gpu" eval --model "$dir/run-fashion" --quick
+	step "caetrain eval of that model" 60 "$dir/caetrain-gpu" eval --model "$dir/run-fashion" --quick ${data:+--data "$data"}
 	# 30 steps each on a GPU; 2 under the emulator (its products run on the CPU).
 	bt="${GPUCHECK_BENCHTIME:-30x}"
 	[ "${GPUCHECK_EMULATED:-0}" = 1 ] && bt="${GPUCHECK_BENCHTIME:-2x}"
