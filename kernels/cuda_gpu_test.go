@@ -7,11 +7,17 @@ package kernels_test
 // The CUDA kernels through the shared kernel suite, against the same
 // float64 evaluations of the references as the CPU (kernels_test.go).
 //
-// This test binary needs a GPU to run at all: gorgonia.org/cu's package
-// initialisation exits the process without one. CI only compiles it
-// (go test -tags gpu -c); run it where a GPU is:
+// This test binary needs a CUDA driver and a device to run at all:
+// gorgonia.org/cu's package initialisation exits the process without one.
+// Where there is a GPU:
 //
 //	go test -tags gpu -run CUDA ./kernels
+//
+// Elsewhere (and in CI), under the emulated driver, which runs the
+// kernels' CUDA sources on the CPU (kernels/cudaemu):
+//
+//	make -C kernels/cudaemu
+//	LD_LIBRARY_PATH=$PWD/kernels/cudaemu/build go test -tags gpu -run CUDA ./kernels
 
 import (
 	"fmt"

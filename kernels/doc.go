@@ -21,6 +21,15 @@
 // CAETRAIN_SGEMM=blas in the environment sends float32 there too, for
 // comparisons (Sgemm says which runs).
 //
+// In the gpu build, Device runs the same kernels on an NVIDIA GPU: the CUDA
+// sources in kernels/cuda (PTX committed and embedded, gen_ptx.go) and
+// cuBLAS, each checked against its CPU reference by the shared suite
+// kernels/kerneltest. Every launch checks the parameters its launcher
+// pushes against the kernel's PTX signature. Without a GPU the suite runs
+// under kernels/cudaemu, an emulated driver and cuBLAS (test
+// infrastructure, not a Go package) that compiles kernels/cuda/*.cu as C++
+// and runs them on the CPU.
+//
 // kernels is the leaf of caetrain's import graph: it imports nothing of the
 // project's but its own internal packages (vec, gemm). It panics only on
 // caller bugs (mismatched lengths), with messages that start with
