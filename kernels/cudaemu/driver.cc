@@ -8,12 +8,15 @@
 // says on stderr it is not emulated and returns CUDA_ERROR_NOT_SUPPORTED.
 //
 // One device, "cudaemu". Device memory is host memory: each cuMemAlloc is
-// its own mapping, 16-byte aligned, ending within 16 bytes of an
-// inaccessible page (a kernel that reads or writes past the end faults
-// there; the few bytes between hold a canary checked at every
-// synchronising call and at cuMemFree). Freed memory is made inaccessible
-// and its addresses are not reused for a long while, so a use after free
-// faults too. Every copy, memset and pointer argument of a launch is
+// its own mapping, and the allocation ends exactly where an inaccessible
+// page begins, so a kernel that reads or writes even one byte past the end
+// faults (its start is therefore aligned only to the largest power of two,
+// up to 256, that divides its size: 4 bytes for an odd number of floats,
+// where a GPU gives 256). Freed memory is made inaccessible and its
+// addresses are not reused for a long while, so a use after free faults
+// too. Such a fault in a kernel ends the process with a message naming the
+// kernel, the thread, the allocation and how far past its end (or that it
+// was freed) the access was. Every copy, memset and pointer argument of a launch is
 // checked against the live allocations: a copy past an allocation's end,
 // or a pointer into freed or foreign memory, is an error, reported on
 // stderr with the addresses involved.
@@ -25,6 +28,7 @@
 // CUDA_ERROR_LAUNCH_FAILED, and so does every call after it.
 
 #include <cuda.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,8 +50,6 @@ namespace cudaemu {
 namespace {
 
 constexpr size_t kPage = 4096;
-constexpr size_t kAlign = 16;
-constexpr unsigned char kCanary = 0xCD;
 constexpr size_t kQuarantine = size_t(1) << 34; // address space of freed mappings kept inaccessible
 constexpr size_t kSharedPerBlock = 48 * 1024;
 
@@ -170,26 +172,6 @@ std::string check_pointer(uint64_t p) {
 	return "";
 }
 
-// canaries checks the bytes between each live allocation's end and its
-// guard page; "" or what was overwritten.
-std::string canaries() {
-	for (auto &kv : allocs) {
-		const Alloc &a = kv.second;
-		if (!a.live) {
-			continue;
-		}
-		const unsigned char *p = (const unsigned char *)(uintptr_t)(a.base + a.size);
-		const unsigned char *end = (const unsigned char *)(a.map + a.mapSize - kPage);
-		for (; p < end; p++) {
-			if (*p != kCanary) {
-				return "a kernel wrote " + std::to_string((uint64_t)(uintptr_t)p - (a.base + a.size)) +
-				       " bytes past the end of the " + std::to_string(a.size) + "-byte allocation at " + hex(a.base);
-			}
-		}
-	}
-	return "";
-}
-
 double now_ms() {
 	timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -211,21 +193,8 @@ CUresult enter(bool needCtx = true) {
 	return current.back()->sticky;
 }
 
-// wait is what a synchronising call checks: the sticky error, then the
-// canaries (a write past an allocation's end becomes sticky).
-CUresult wait() {
-	CUresult r = enter();
-	if (r != CUDA_SUCCESS) {
-		return r;
-	}
-	std::string w = canaries();
-	if (!w.empty()) {
-		log(w);
-		current.back()->sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
-		return CUDA_ERROR_ILLEGAL_ADDRESS;
-	}
-	return CUDA_SUCCESS;
-}
+// wait is what a synchronising call checks: the sticky error.
+CUresult wait() { return enter(); }
 
 CUresult bad(const std::string &call, const std::string &why, CUresult r = CUDA_ERROR_INVALID_VALUE) {
 	log(call + ": " + why);
@@ -403,6 +372,71 @@ CUresult load(CUmodule *out, const void *image, std::string *log) {
 	modules[h] = std::move(m);
 	*out = reinterpret_cast<CUmodule>(h);
 	return CUDA_SUCCESS;
+}
+
+// ---- faults ----------------------------------------------------------
+
+// running names the kernel being run (set by cuLaunchKernel, under mu).
+const char *volatile running = nullptr;
+struct sigaction previous;
+
+void say(const char *s) {
+	ssize_t r = write(2, s, std::strlen(s));
+	(void)r;
+}
+
+// on_fault turns a fault in device memory (an allocation's guard page, or
+// freed memory) into a message naming the kernel, its thread, the
+// allocation and the distance past its end, and ends the process (status
+// 134). Other faults go on to the handler before it (the Go runtime
+// forwards faults outside Go code here). The allocation table is not
+// changed while a kernel runs: cuLaunchKernel holds mu.
+void on_fault(int sig, siginfo_t *si, void *uc) {
+	uint64_t a = (uint64_t)(uintptr_t)si->si_addr;
+	const Alloc *hit = nullptr;
+	for (auto &kv : allocs) {
+		const Alloc &x = kv.second;
+		if (a >= (uint64_t)(uintptr_t)x.map && a < (uint64_t)(uintptr_t)(x.map + x.mapSize)) {
+			hit = &x;
+			break;
+		}
+	}
+	if (hit == nullptr) {
+		if (previous.sa_flags & SA_SIGINFO) {
+			previous.sa_sigaction(sig, si, uc);
+			return;
+		}
+		signal(sig, SIG_DFL); // the fault repeats and ends the process
+		return;
+	}
+	char b[400];
+	int n = std::snprintf(b, sizeof b, "cudaemu: ");
+	const char *k = running;
+	if (k != nullptr && cur != nullptr) {
+		n += std::snprintf(b + n, sizeof b - n, "kernel %s, block (%u,%u,%u) thread (%u,%u,%u): ", k, cur->bid.x, cur->bid.y,
+		                   cur->bid.z, cur->tid.x, cur->tid.y, cur->tid.z);
+	} else if (k != nullptr) {
+		n += std::snprintf(b + n, sizeof b - n, "kernel %s: ", k);
+	}
+	if (!hit->live) {
+		n += std::snprintf(b + n, sizeof b - n, "access to 0x%llx, inside the %zu-byte allocation at 0x%llx that cuMemFree freed (use after free)\n",
+		                   (unsigned long long)a, hit->size, (unsigned long long)hit->base);
+	} else {
+		n += std::snprintf(b + n, sizeof b - n, "access to 0x%llx, %llu bytes past the end of the %zu-byte allocation at 0x%llx (out of bounds)\n",
+		                   (unsigned long long)a, (unsigned long long)(a - (hit->base + hit->size)), hit->size,
+		                   (unsigned long long)hit->base);
+	}
+	say(b);
+	_exit(134);
+}
+
+__attribute__((constructor)) void install_fault_handler() {
+	struct sigaction sa;
+	std::memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &previous);
 }
 
 } // namespace
@@ -615,15 +649,14 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *p, size_t n) {
 	CUresult r = enter();
 	if (r != CUDA_SUCCESS) return r;
 	if (p == nullptr || n == 0) return CUDA_ERROR_INVALID_VALUE;
-	size_t mapSize = (n + kAlign - 1 + kPage - 1) / kPage * kPage + kPage;
+	size_t mapSize = (n + kPage - 1) / kPage * kPage + kPage;
 	void *m = mmap(nullptr, mapSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED) {
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	char *guard = (char *)m + mapSize - kPage;
 	mprotect(guard, kPage, PROT_NONE);
-	uint64_t base = ((uint64_t)(uintptr_t)guard - n) & ~(uint64_t)(kAlign - 1);
-	std::memset((void *)(uintptr_t)(base + n), kCanary, (size_t)((uint64_t)(uintptr_t)guard - (base + n)));
+	uint64_t base = (uint64_t)(uintptr_t)guard - n;
 	allocs[base] = Alloc{base, n, (char *)m, mapSize, true};
 	used += n;
 	*p = base;
@@ -642,12 +675,6 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr p) {
 	Alloc &a = it->second;
 	if (!a.live) {
 		return bad("cuMemFree", hex(p) + " was already freed (double free)");
-	}
-	std::string w = canaries();
-	if (!w.empty()) {
-		log(w);
-		current.back()->sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
-		return CUDA_ERROR_ILLEGAL_ADDRESS;
 	}
 	a.live = false;
 	used -= a.size;
@@ -928,7 +955,9 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 		current.back()->sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
 		return CUDA_ERROR_ILLEGAL_ADDRESS;
 	}
+	running = name;
 	why = run_grid(l);
+	running = nullptr;
 	if (!why.empty()) {
 		log(std::string("kernel ") + name + " failed: " + why);
 		current.back()->sticky = CUDA_ERROR_LAUNCH_FAILED;

@@ -9,7 +9,8 @@
 //     NaN, so reading it shows), several α and β (β = 0 with NaN in C), and
 //     device pointer mode; and cuBLAS's argument errors;
 //   - memory: a copy past an allocation's end, a use after free, a double
-//     free and a launch argument into freed memory are errors;
+//     free and a launch argument into freed memory are errors, and a kernel
+//     that reads one element past an allocation's end ends the process;
 //   - launches: more than 1024 threads, a grid dimension over the limits or
 //     too much shared memory are refused; a block reduction with barriers,
 //     warp shuffles and ballots, and atomics compute what they should; a
@@ -20,6 +21,8 @@
 #include <cublas_v2.h>
 #include <cuda.h>
 #include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -228,6 +231,36 @@ static void memory_tests() {
 	CHECK(cuMemAlloc(&d, 0) == CUDA_ERROR_INVALID_VALUE, "cuMemAlloc(0) accepted");
 }
 
+// fault_test: a kernel that reads one float past its input's end faults on
+// the guard page, and the process ends with status 134 (and a message on
+// stderr naming the kernel and the allocation). Run in a child process,
+// before any launch has started the block threads (fork keeps only the
+// calling thread).
+static void fault_test() {
+	const char *ptx = ".version 7.8\n.target sm_75\n.address_size 64\n"
+	                  ".visible .entry emu_shift(\n.param .u64 a,\n.param .u64 b,\n.param .u32 c\n)\n{\nret;\n}\n";
+	std::fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		CUmodule m;
+		CUfunction f;
+		CUdeviceptr in, out;
+		int n = 100;
+		cuModuleLoadData(&m, ptx);
+		cuModuleGetFunction(&f, m, "emu_shift");
+		cuMemAlloc(&in, n * 4);
+		cuMemAlloc(&out, n * 4);
+		cuMemsetD32(in, 0, n);
+		void *args[] = {&out, &in, &n};
+		cuLaunchKernel(f, 1, 1, 1, 128, 1, 1, 0, nullptr, args, nullptr);
+		cuCtxSynchronize();
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 134, "a kernel reading one element past its input's end: status %d, want exit 134", st);
+}
+
 static CUfunction fn(CUmodule m, const char *name) {
 	CUfunction f = nullptr;
 	CHECK(cuModuleGetFunction(&f, m, name) == CUDA_SUCCESS, "no %s", name);
@@ -327,6 +360,7 @@ int main(int argc, char **argv) {
 	ptx_agreement(argv[1]);
 	cublas_tests();
 	memory_tests();
+	fault_test();
 	launch_tests();
 	if (failures > 0) {
 		std::printf("selftest: %d checks failed\n", failures);

@@ -38,6 +38,12 @@ extern "C" __global__ void emu_warp(int *sum, unsigned int *ballot, unsigned int
 // emu_atomic: every thread of the grid adds 1.
 extern "C" __global__ void emu_atomic(int *n) { atomicAdd(n, 1); }
 
+// emu_shift: out[i] = in[i + 1] for i < n: reads one element past in's end
+// when in has n elements.
+extern "C" __global__ void emu_shift(float *out, const float *in, int n) {
+	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) out[i] = in[i + 1];
+}
+
 namespace {
 struct Reg {
 	Reg() {
@@ -45,6 +51,7 @@ struct Reg {
 		cudaemu::kernels().push_back(cudaemu::entry("emu_early_exit", "testdata/testkernels.cu", emu_early_exit));
 		cudaemu::kernels().push_back(cudaemu::entry("emu_warp", "testdata/testkernels.cu", emu_warp));
 		cudaemu::kernels().push_back(cudaemu::entry("emu_atomic", "testdata/testkernels.cu", emu_atomic));
+		cudaemu::kernels().push_back(cudaemu::entry("emu_shift", "testdata/testkernels.cu", emu_shift));
 	}
 } reg;
 } // namespace
