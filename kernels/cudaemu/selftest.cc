@@ -355,6 +355,7 @@ int main(int argc, char **argv) {
 		std::fprintf(stderr, "usage: selftest KERNELS_CUDA_DIR\n");
 		return 2;
 	}
+	std::fprintf(stderr, "selftest: the cudaemu: lines that follow are the errors these checks provoke on purpose\n");
 	CHECK(cuInit(0) == CUDA_SUCCESS, "cuInit");
 	fresh();
 	ptx_agreement(argv[1]);
