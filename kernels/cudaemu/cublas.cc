@@ -105,6 +105,40 @@ void pack(std::vector<T> &out, const T *x, int ld, cublasOperation_t t, int rows
 	}
 }
 
+// gemm_cols computes columns [j0, j1) of C = α·a·b + β·C, a and b packed
+// column-major (m×k and k×n). Columns go four at a time, so that each pass
+// over a column of a serves four of C; every C(i,j) sums its k products in
+// order of l. Built for AVX2 with FMA where the CPU has them (as cuBLAS
+// uses fused multiply-adds on a GPU), else for the baseline.
+template <typename T>
+__attribute__((target_clones("arch=haswell", "default"))) void gemm_cols(const T *a, const T *b, T *C, int m, int k, int ldc,
+                                                                         T alpha, T beta, bool readAB, int j0, int j1) {
+	std::vector<T> acc((size_t)4 * m);
+	for (int j = j0; j < j1; j += 4) {
+		int w = std::min(4, j1 - j);
+		std::fill(acc.begin(), acc.end(), T(0));
+		if (readAB) {
+			for (int l = 0; l < k; l++) {
+				const T *__restrict al = &a[(size_t)l * m];
+				for (int c = 0; c < w; c++) {
+					T blj = b[(size_t)(j + c) * k + l];
+					T *__restrict ac = &acc[(size_t)c * m];
+					for (int i = 0; i < m; i++) {
+						ac[i] += al[i] * blj;
+					}
+				}
+			}
+		}
+		for (int c = 0; c < w; c++) {
+			T *cc = C + (size_t)(j + c) * ldc;
+			const T *ac = &acc[(size_t)c * m];
+			for (int i = 0; i < m; i++) {
+				cc[i] = beta == T(0) ? alpha * ac[i] : alpha * ac[i] + beta * cc[i];
+			}
+		}
+	}
+}
+
 template <typename T>
 cublasStatus_t gemm(cublasHandle_t hh, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const T *alphaP,
                     const T *A, int lda, const T *B, int ldb, const T *betaP, T *C, int ldc, const char *call) {
@@ -139,25 +173,7 @@ cublasStatus_t gemm(cublasHandle_t hh, cublasOperation_t ta, cublasOperation_t t
 		pack(a, A, lda, ta, m, k);
 		pack(b, B, ldb, tb, k, n);
 	}
-	auto cols = [&](int j0, int j1) {
-		std::vector<T> acc(m);
-		for (int j = j0; j < j1; j++) {
-			std::fill(acc.begin(), acc.end(), T(0));
-			if (readAB) {
-				for (int l = 0; l < k; l++) {
-					T blj = b[(size_t)j * k + l];
-					const T *al = &a[(size_t)l * m];
-					for (int i = 0; i < m; i++) {
-						acc[i] += al[i] * blj;
-					}
-				}
-			}
-			T *c = C + (size_t)j * ldc;
-			for (int i = 0; i < m; i++) {
-				c[i] = beta == T(0) ? alpha * acc[i] : alpha * acc[i] + beta * c[i];
-			}
-		}
-	};
+	auto cols = [&](int j0, int j1) { gemm_cols(a.data(), b.data(), C, m, k, ldc, alpha, beta, readAB, j0, j1); };
 	unsigned int nt = std::min<unsigned int>(std::max(1u, std::thread::hardware_concurrency()), 8);
 	if ((double)m * n * k < 1e6 || nt == 1 || n < 2) {
 		cols(0, n);
