@@ -115,7 +115,7 @@ run() {
 	step "machine" 30 bash -c "command -v nvidia-smi >/dev/null && nvidia-smi || echo 'no nvidia-smi'
 		ldd '$dir/caetrain-gpu' | grep -E 'cuda|cublas'
 		LD_BIND_NOW=1 '$dir/caetrain-gpu' probe"
-	step "kernel suite" 90 bash -c "cd '$dir' && ./kernels.test -test.run CUDA -test.v -test.count=1 | grep -E '^(---|ok|PASS|FAIL)|cudaemu'"
+	step "kernel suite" 90 bash -c "set -o pipefail; cd '$dir' && ./kernels.test -test.run CUDA -test.v -test.count=1 | grep -E '^(---|ok|PASS|FAIL)|cudaemu'"
 	step "CPU-vs-CUDA parity, 200 steps" 200 bash -c "cd '$dir' && ./engine.test -test.run TestCUDAParity -test.v -test.count=1"
 	if [ -n "$data" ]; then
 		say "data: $data"

@@ -42,14 +42,14 @@ for m in "${mutations[@]}"; do
 	echo "== mutation: $name ($file)"
 	log="$tmp/log"
 	if ! make -s -C "$tmp/kernels/cudaemu" >"$log" 2>&1; then
-		echo "   the emulator does not build:"; sed 's/^/   | /' "$log" | head -20; exit 1
+		echo "   the emulator does not build:"; awk 'NR <= 20 { print "   | " $0 }' "$log"; exit 1
 	fi
 	if (cd "$tmp" && LD_LIBRARY_PATH="$tmp/kernels/cudaemu/build" go test -count=1 -tags gpu -run CUDA ./kernels) >"$log" 2>&1; then
 		echo "   SURVIVED: the kernel suite passed with it"
 		survived=$((survived + 1))
 	else
 		echo "   caught:"
-		grep -E -- '--- FAIL|cudaemu:|_test.go:[0-9]+:' "$log" | head -6 | sed 's/^/   | /'
+		awk '/--- FAIL|cudaemu:|_test.go:[0-9]+:/ && n < 6 { print "   | " $0; n++ }' "$log"
 	fi
 	cp "$repo/$file" "$tmp/$file"
 done
