@@ -20,7 +20,8 @@ import (
 func encodeMain(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("caetrain encode", flag.ContinueOnError)
 	model := fs.String("model", "", "directory of a trained model (model.safetensors and config.json)")
-	data := fs.String("data", "", "data directory (default: $CAETRAIN_DATA, /usr/share/datasets/fashion-mnist, else the embedded sample)")
+	var df dataFlags
+	df.register(fs)
 	out := fs.String("out", "", "file to write: NAME.safetensors, or NAME.npy (with NAME.labels.npy beside it)")
 	split := fs.String("split", "test", "images to encode: train, test or both (both needs .safetensors)")
 	n := fs.Int("n", 0, "encode only the first N images of each split (0: all)")
@@ -41,8 +42,12 @@ int64, in a format NumPy and PyTorch read directly:
                       codes = np.load("codes.npy"); labels = np.load("codes.labels.npy")
                       torch.from_numpy(codes)
 
-Rows are in the data set's order. Files are replaced atomically. Prints a
-JSON summary on stdout.
+Rows are in the data set's order (for a test split held out with
+--val-split, the order of the hold-out). Without --data, the data the model
+was trained on, read and scaled as it was; with it, other data scaled the
+same way. Data without labels gives no labels tensor (nor FILE.labels.npy),
+with a note on stderr. Files are replaced atomically. Prints a JSON summary
+on stdout.
 
 Flags:
 `)
@@ -53,6 +58,10 @@ Flags:
 	}
 	if *model == "" {
 		return usagef("encode: --model DIR is required")
+	}
+	set := setFlags(fs)
+	if err := df.check(set); err != nil {
+		return err
 	}
 	if *out == "" {
 		return usagef("encode: --out FILE is required (FILE.safetensors or FILE.npy)")
@@ -83,12 +92,13 @@ Flags:
 	if err != nil {
 		return err
 	}
-	d, err := engine.LoadData(*data)
+	d, err := df.openForModel(mc, set, "caetrain encode", stderr)
 	if err != nil {
 		return err
 	}
-	if d.Embedded {
-		fmt.Fprintln(stderr, d.Notice)
+	defer d.Close()
+	if !d.Labeled() {
+		fmt.Fprintf(stderr, "caetrain encode: the data has no labels: writing the codes only\n")
 	}
 	if d.Test.Dim != mc.Arch[0] {
 		return fmt.Errorf("encode: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], d.Test.Dim, d.Source)
@@ -103,7 +113,8 @@ Flags:
 	type part struct {
 		split  string
 		codes  []float32
-		labels []uint8
+		labels []uint8 // nil without labels
+		rows   int
 	}
 	var parts []part
 	for _, sp := range splits {
@@ -120,7 +131,10 @@ Flags:
 		if err != nil {
 			return err
 		}
-		parts = append(parts, part{sp, codes, labels[:rows]})
+		if labels != nil {
+			labels = labels[:rows]
+		}
+		parts = append(parts, part{sp, codes, labels, rows})
 	}
 
 	files := []string{*out}
@@ -131,9 +145,10 @@ Flags:
 			if len(parts) > 1 {
 				prefix = pt.split + "."
 			}
-			ts = append(ts,
-				safetensors.F32(prefix+"codes", []int{len(pt.labels), width}, pt.codes),
-				safetensors.Tensor{Name: prefix + "labels", DType: "I64", Shape: []int{len(pt.labels)}, Data: int64LE(pt.labels)})
+			ts = append(ts, safetensors.F32(prefix+"codes", []int{pt.rows, width}, pt.codes))
+			if pt.labels != nil {
+				ts = append(ts, safetensors.Tensor{Name: prefix + "labels", DType: "I64", Shape: []int{pt.rows}, Data: int64LE(pt.labels)})
+			}
 		}
 		meta := map[string]string{"producer": "caetrain", "model": *model, "data": d.Source, "split": *split, "act": mc.Act}
 		if err := safetensors.WriteFile(*out, ts, meta); err != nil {
@@ -143,20 +158,22 @@ Flags:
 		pt := parts[0]
 		labelsPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".labels.npy"
 		if err := atomicfile.WriteFile(*out, func(w io.Writer) error {
-			return writeNPY(w, "<f4", []int{len(pt.labels), width}, float32LE(pt.codes))
+			return writeNPY(w, "<f4", []int{pt.rows, width}, float32LE(pt.codes))
 		}, 0o644); err != nil {
 			return err
 		}
-		if err := atomicfile.WriteFile(labelsPath, func(w io.Writer) error {
-			return writeNPY(w, "<i8", []int{len(pt.labels)}, int64LE(pt.labels))
-		}, 0o644); err != nil {
-			return err
+		if pt.labels != nil {
+			if err := atomicfile.WriteFile(labelsPath, func(w io.Writer) error {
+				return writeNPY(w, "<i8", []int{pt.rows}, int64LE(pt.labels))
+			}, 0o644); err != nil {
+				return err
+			}
+			files = append(files, labelsPath)
 		}
-		files = append(files, labelsPath)
 	}
 	counts := map[string]int{}
 	for _, pt := range parts {
-		counts[pt.split] = len(pt.labels)
+		counts[pt.split] = pt.rows
 	}
 	return json.NewEncoder(stdout).Encode(struct {
 		Files     []string       `json:"files"`

@@ -20,7 +20,8 @@ import (
 
 // evalFlags are the eval command's flags.
 type evalFlags struct {
-	model, data, report                   string
+	model, report                         string
+	data                                  dataFlags
 	n, spectrumN, spectrumK, contractionN int
 	radii, trainN, knnK, probeIter        int
 	radiusMin, radiusMax, probeL2         float64
@@ -31,7 +32,7 @@ type evalFlags struct {
 func newEvalFlagSet(f *evalFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("caetrain eval", flag.ContinueOnError)
 	fs.StringVar(&f.model, "model", "", "directory of a trained model (model.safetensors and config.json)")
-	fs.StringVar(&f.data, "data", "", "data directory (default: $CAETRAIN_DATA, /usr/share/datasets/fashion-mnist, else the embedded sample)")
+	f.data.register(fs)
 	fs.IntVar(&f.n, "n", 0, "use the first N test images (0: all)")
 	fs.BoolVar(&f.quick, "quick", false, "only test_recon and the Jacobian norms; compute and write nothing else")
 	fs.StringVar(&f.report, "report", "", "folder for the report's CSV, PNG and JSON files (default MODEL/report)")
@@ -76,6 +77,11 @@ MODEL/report; JSON field report_dir):
                       the same training images
   loss_curve.png      from MODEL/metrics.jsonl, when present
   report.json         the JSON printed on stdout
+
+Without --data, eval reads the data the model was trained on (config.json's
+data_config: the same file, test split and scaling); with --data, other data
+in any format train reads, scaled as the model's data was. Without labels,
+the probe and k-NN are skipped, with a note on stderr.
 
 Flags:
 `)
@@ -137,6 +143,10 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if f.model == "" {
 		return usagef("eval: --model DIR is required")
 	}
+	set := setFlags(fs)
+	if err := f.data.check(set); err != nil {
+		return err
+	}
 	for _, c := range []struct {
 		name string
 		v    int
@@ -162,13 +172,11 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := engine.LoadData(f.data)
+	d, err := f.data.openForModel(mc, set, "caetrain eval", stderr)
 	if err != nil {
 		return err
 	}
-	if d.Embedded {
-		fmt.Fprintln(stderr, d.Notice)
-	}
+	defer d.Close()
 	if d.Test.Dim != mc.Arch[0] {
 		return fmt.Errorf("eval: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], d.Test.Dim, d.Source)
 	}
@@ -295,7 +303,10 @@ func report(rep *evalReport, f *evalFlags, ev *engine.Evaluator, mc engine.Model
 		done()
 	}
 
-	if f.probe {
+	if f.probe && !d.Labeled() {
+		fmt.Fprintf(stderr, "caetrain eval: the data has no labels: skipping the linear probe and k-NN\n")
+	}
+	if f.probe && d.Labeled() {
 		train, labels := engine.Subsample(d.Train, d.TrainLabels, f.trainN, f.seed)
 		done := step(fmt.Sprintf("encoding %d training images", train.N))
 		trainCodes, err := ev.Encode(train, 0)

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caetrain/caetrain/engine"
+)
+
+// npyOf writes n rows of dim float32 values from f to dir/name.
+func npyOf(t *testing.T, dir, name string, shape []int, f func(i int) float32) string {
+	t.Helper()
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = f(i)
+	}
+	var b bytes.Buffer
+	if err := writeNPY(&b, "<f4", shape, float32LE(v)); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readConfig(t *testing.T, dir string) engine.ModelConfig {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, engine.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mc engine.ModelConfig
+	if err := json.Unmarshal(b, &mc); err != nil {
+		t.Fatal(err)
+	}
+	return mc
+}
+
+// TestTrainOwnData trains on an .npy file (no test split, no labels,
+// values outside [0,1]) and a CSV file with a label column, then evaluates
+// and encodes each without --data: the model's data, split and scaling are
+// used again (eval's test_recon equals the training run's final one), and
+// labels are skipped with a note where there are none.
+func TestTrainOwnData(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	npy := npyOf(t, dir, "feat.npy", []int{300, 12}, func(i int) float32 { return float32(rng.NormFloat64()*3 + float64(i%12)) })
+	var csv strings.Builder
+	csv.WriteString("a,b,c,kind\n")
+	for i := range 200 {
+		fmt.Fprintf(&csv, "%g,%g,%g,%s\n", rng.Float64(), rng.Float64()*10, float64(i%7), []string{"x", "y"}[i%2])
+	}
+	csvPath := filepath.Join(dir, "rows.csv")
+	os.WriteFile(csvPath, []byte(csv.String()), 0o644)
+
+	for _, tc := range []struct {
+		name        string
+		args        []string
+		arch        []int
+		scale       string
+		labeled     bool
+		trainNotice string
+	}{
+		{"npy, input width left out", []string{"--data", npy, "--arch", "6,3"}, []int{12, 6, 3}, "minmax", false, "holding out 30 of its 300 samples"},
+		{"npy, standard scaling, full arch", []string{"--data", npy, "--arch", "12,4", "--scale", "standard"}, []int{12, 4}, "standard", false, "holding out 30"},
+		{"csv with labels, preset's arch", []string{"--data", csvPath, "--label-col", "kind"}, []int{3, 64, 32, 16}, "minmax", true, "holding out 20 of its 200 samples"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			args := append(slicesClone(tc.args), "--max-steps", "6", "--batch", "32", "--out", out, "--json")
+			code, stdout, stderr := runCLI(t, args...)
+			if code != exitOK {
+				t.Fatalf("train: exit %d\n%s", code, stderr)
+			}
+			if !strings.Contains(stderr, tc.trainNotice) {
+				t.Errorf("train's stderr lacks %q:\n%s", tc.trainNotice, stderr)
+			}
+			mc := readConfig(t, out)
+			if fmt.Sprint(mc.Arch) != fmt.Sprint(tc.arch) || mc.DataConfig == nil || mc.DataConfig.Scaling.Kind != tc.scale {
+				t.Fatalf("config.json: arch %v data_config %+v, want arch %v scaling %s", mc.Arch, mc.DataConfig, tc.arch, tc.scale)
+			}
+			var final float64
+			for _, line := range strings.Split(stdout, "\n") {
+				var m struct {
+					Event     string   `json:"event"`
+					TestRecon *float64 `json:"test_recon"`
+				}
+				if json.Unmarshal([]byte(line), &m) == nil && m.Event == "final" && m.TestRecon != nil {
+					final = *m.TestRecon
+				}
+			}
+			code, stdout, stderr = runCLI(t, "eval", "--model", out, "--spectrum-n", "3", "--contraction-n", "5", "--radii", "2")
+			if code != exitOK {
+				t.Fatalf("eval: exit %d\n%s", code, stderr)
+			}
+			var rep evalReport
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatal(err)
+			}
+			// The evaluator and the training loop sum the same rows in other
+			// orders: float32 rounding.
+			if math.Abs(rep.TestRecon-final) > 1e-5*math.Abs(final) {
+				t.Errorf("eval's test_recon %v, the training run's final %v: not the same test split and scaling", rep.TestRecon, final)
+			}
+			if labeled := rep.KNNAcc != nil; labeled != tc.labeled {
+				t.Errorf("k-NN computed: %v, want %v\n%s", labeled, tc.labeled, stderr)
+			}
+			if !tc.labeled && !strings.Contains(stderr, "no labels: skipping the linear probe and k-NN") {
+				t.Errorf("eval's stderr lacks the note on labels:\n%s", stderr)
+			}
+			codes := filepath.Join(t.TempDir(), "codes.npy")
+			code, _, stderr = runCLI(t, "encode", "--model", out, "--out", codes)
+			if code != exitOK {
+				t.Fatalf("encode: exit %d\n%s", code, stderr)
+			}
+			_, err := os.Stat(strings.TrimSuffix(codes, ".npy") + ".labels.npy")
+			if hasLabels := err == nil; hasLabels != tc.labeled {
+				t.Errorf("labels file written: %v, want %v\n%s", hasLabels, tc.labeled, stderr)
+			}
+		})
+	}
+}
+
+func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+// TestBadData: bad data files exit 1 with the file, the place and the
+// reason; a wrong --arch or BCE on data outside [0,1] exit 2, naming what
+// does not fit.
+func TestBadData(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(s), 0o644)
+		return p
+	}
+	good := npyOf(t, dir, "good.npy", []int{20, 5}, func(i int) float32 { return float32(i) })
+	unit := npyOf(t, dir, "unit.npy", []int{20, 5}, func(i int) float32 { return float32(i%3) / 2 })
+	nan := npyOf(t, dir, "nan.npy", []int{4, 2}, func(i int) float32 {
+		if i == 5 {
+			return float32(math.NaN())
+		}
+		return 1
+	})
+	trunc, _ := os.ReadFile(good)
+	truncPath := write("cut.npy", string(trunc[:len(trunc)-7]))
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"csv bad number", []string{"--data", write("a.csv", "x,y\n1,2\n3,abc\n")}, exitFailure, []string{"a.csv:3:3:", `"abc" is not a number`}},
+		{"csv short row", []string{"--data", write("b.csv", "1,2,3\n4,5\n")}, exitFailure, []string{"b.csv:2:3:", "the row has 2 fields, the first row 3"}},
+		{"npy truncated", []string{"--data", truncPath}, exitFailure, []string{"cut.npy", "needs 400 data bytes", "holds 393"}},
+		{"npy not npy", []string{"--data", write("c.npy", "hello")}, exitFailure, []string{"c.npy", "not an .npy array"}},
+		{"npy nan", []string{"--data", nan}, exitFailure, []string{"nan.npy", "sample 2, feature 1 is NaN"}},
+		{"npz not zip", []string{"--data", write("d.npz", "hello")}, exitFailure, []string{"d.npz", "not an .npz archive"}},
+		{"missing file", []string{"--data", filepath.Join(dir, "none.npy")}, exitFailure, []string{"none.npy does not exist"}},
+		{"arch wider than data", []string{"--data", good, "--arch", "8,4"}, exitUsage, []string{"--arch 8,4: the input width 8 does not match the data's 5 values per sample", "give 5,8,4"}},
+		{"bce outside [0,1]", []string{"--data", good, "--scale", "none", "--preset", "rifai"}, exitUsage, []string{"--loss bce needs inputs in [0,1]", "good.npy", "--scale minmax"}},
+		{"bad scale", []string{"--data", good, "--scale", "log"}, exitUsage, []string{`--scale "log"`}},
+		{"bad val-split", []string{"--data", good, "--val-split", "1"}, exitUsage, []string{"--val-split 1"}},
+		{"label-col without data", []string{"--label-col", "y"}, exitUsage, []string{"need --data FILE"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			code, _, stderr := runCLI(t, append(tc.args, "--max-steps", "1", "--out", out)...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+	// BCE on data in [0,1] trains.
+	out := filepath.Join(t.TempDir(), "run")
+	if code, _, stderr := runCLI(t, "--data", unit, "--preset", "rifai", "--arch", "5,4", "--max-steps", "2", "--out", out); code != exitOK {
+		t.Errorf("rifai on data in [0,1]: exit %d\n%s", code, stderr)
+	}
+}

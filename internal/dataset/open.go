@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package dataset
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// raw is what a format reader returns: the samples before splitting and
+// scaling.
+type raw struct {
+	train, test Split // test.N == 0: the file has no test split
+	hasTest     bool
+	// u8 says the values were bytes, already divided by 255.
+	u8 bool
+	// labels as read (nil: none), before they are made class indices.
+	trainLabels, testLabels []int64
+	classNames              []string // for string labels (CSV), by value
+	trainName, testName     string   // for errors: the file (and array)
+	closers                 []func() error
+}
+
+// Open reads the data at path in the format o.Format (or the one its name
+// shows), holds out a test split if it has none, and scales it (see
+// Options). An empty path resolves as Load does and reads IDX files.
+func Open(path string, o Options) (*Dataset, error) {
+	if path == "" && (o.Format == "" || o.Format == FormatIDX) {
+		d, err := Load("")
+		if err != nil {
+			return nil, err
+		}
+		d.Format = FormatIDX
+		d.TestFrom = "file"
+		return d, d.scale(o)
+	}
+	format := o.Format
+	if format == "" {
+		var err error
+		if format, err = DetectFormat(path); err != nil {
+			return nil, err
+		}
+	}
+	var (
+		r   *raw
+		err error
+	)
+	switch format {
+	case FormatIDX:
+		d, err := LoadDir(path)
+		if err != nil {
+			return nil, err
+		}
+		d.Format, d.TestFrom = FormatIDX, "file"
+		return d, d.scale(o)
+	case FormatNPY, FormatNPZ:
+		r, err = readNumPy(path, format, &o)
+	case FormatCSV, FormatTSV:
+		r, err = readCSV(path, format, &o)
+	case FormatCIFAR:
+		r, err = readCIFAR(path, &o)
+	case FormatSafetensors:
+		r, err = readSafetensors(path, &o)
+	default:
+		return nil, fmt.Errorf("--format %q: want one of %s", format, strings.Join(FormatNames, ", "))
+	}
+	if err != nil {
+		closeAll(r)
+		return nil, err
+	}
+	if !r.u8 {
+		for _, c := range []struct {
+			s    *Split
+			what string
+		}{{&r.train, r.trainName}, {&r.test, r.testName}} {
+			if err := c.s.checkFinite(c.what); err != nil {
+				closeAll(r)
+				return nil, err
+			}
+		}
+	}
+	d := &Dataset{Source: path, Format: format, closers: r.closers}
+	d.Train, d.Test = r.train, r.test
+	if err := d.labels(r); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if r.hasTest {
+		d.TestFrom = "file"
+	} else if err := d.holdOut(o.ValSplit, o.Seed); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.u8 = r.u8
+	if err := d.scale(o); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func closeAll(r *raw) {
+	if r == nil {
+		return
+	}
+	for _, c := range r.closers {
+		c()
+	}
+}
+
+// Close releases memory-mapped files; the splits must not be used after.
+func (d *Dataset) Close() error {
+	var err error
+	for _, c := range d.closers {
+		if e := c(); e != nil && err == nil {
+			err = e
+		}
+	}
+	d.closers = nil
+	return err
+}
+
+// labels turns r's labels into class indices: kept as they are when all
+// lie in 0..255, else the distinct values in order (or the CSV's class
+// names) are numbered from 0.
+func (d *Dataset) labels(r *raw) error {
+	if r.trainLabels == nil {
+		if r.testLabels != nil {
+			d.Notes = append(d.Notes, "the test split's labels are ignored: the training split has none")
+		}
+		d.Train.Labels, d.Test.Labels = nil, nil
+		return nil
+	}
+	if r.hasTest && r.testLabels == nil {
+		d.Notes = append(d.Notes, "the training split's labels are ignored: the test split has none")
+		d.Train.Labels, d.Test.Labels = nil, nil
+		return nil
+	}
+	all := slices.Concat(r.trainLabels, r.testLabels)
+	lo, hi := int64(0), int64(0)
+	if len(all) > 0 {
+		lo, hi = slices.Min(all), slices.Max(all)
+	}
+	index := func(v int64) uint8 { return uint8(v) }
+	if r.classNames != nil || lo < 0 || hi > 255 {
+		vals := slices.Compact(slices.Sorted(slices.Values(all)))
+		if len(vals) > 256 {
+			return fmt.Errorf("%s: the labels take %d distinct values; at most 256 classes are supported (or give no labels)", d.Source, len(vals))
+		}
+		pos := make(map[int64]uint8, len(vals))
+		for i, v := range vals {
+			pos[v] = uint8(i)
+			name := strconv.FormatInt(v, 10)
+			if r.classNames != nil {
+				name = r.classNames[v]
+			}
+			d.Classes = append(d.Classes, name)
+		}
+		index = func(v int64) uint8 { return pos[v] }
+		if r.classNames == nil {
+			d.Notes = append(d.Notes, fmt.Sprintf("labels range over %d..%d: numbered 0..%d in increasing order", lo, hi, len(vals)-1))
+		}
+	}
+	conv := func(v []int64) []uint8 {
+		out := make([]uint8, len(v))
+		for i, x := range v {
+			out[i] = index(x)
+		}
+		return out
+	}
+	d.Train.Labels = conv(r.trainLabels)
+	if r.testLabels != nil {
+		d.Test.Labels = conv(r.testLabels)
+	}
+	return nil
+}
+
+// holdOut moves a seeded random frac of the training rows (at least one)
+// to the test split. The rows chosen are swapped to the end of the
+// training array, in place (partial Fisher-Yates), so no copy is made of
+// data that may be memory-mapped; the training rows' order changes, which
+// the shuffled training does not mind.
+func (d *Dataset) holdOut(frac float64, seed uint64) error {
+	tr := &d.Train
+	if !(frac > 0 && frac < 1) {
+		return fmt.Errorf("%s has no test split of its own, and --val-split %v is not between 0 and 1 (exclusive)", d.Source, frac)
+	}
+	k := int(math.Round(frac * float64(tr.N)))
+	k = max(k, 1)
+	if k >= tr.N {
+		return fmt.Errorf("%s has %d samples: too few to hold out --val-split %v of them as a test split and train on the rest", d.Source, tr.N, frac)
+	}
+	rng := newSplitRNG(seed)
+	tmp := make([]float32, tr.Dim)
+	for pos := tr.N - 1; pos >= tr.N-k; pos-- {
+		j := int(rng.Uint64N(uint64(pos + 1)))
+		if j == pos {
+			continue
+		}
+		a, b := tr.X[j*tr.Dim:(j+1)*tr.Dim], tr.X[pos*tr.Dim:(pos+1)*tr.Dim]
+		copy(tmp, a)
+		copy(a, b)
+		copy(b, tmp)
+		if tr.Labels != nil {
+			tr.Labels[j], tr.Labels[pos] = tr.Labels[pos], tr.Labels[j]
+		}
+	}
+	n := tr.N - k
+	test := *tr
+	test.X, test.N = tr.X[n*tr.Dim:tr.N*tr.Dim], k
+	tr.X, tr.N = tr.X[:n*tr.Dim], n
+	if tr.Labels != nil {
+		test.Labels = tr.Labels[n:]
+		tr.Labels = tr.Labels[:n]
+	}
+	d.Test = test
+	d.TestFrom = fmt.Sprintf("val-split %g seed %d", frac, seed)
+	d.Notes = append(d.Notes, fmt.Sprintf("%s has no test split: holding out %d of its %d samples (--val-split %g, seed %d) as the test split", d.Source, k, n+k, frac, seed))
+	return nil
+}
