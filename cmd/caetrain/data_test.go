@@ -196,3 +196,63 @@ func TestBadData(t *testing.T) {
 		t.Errorf("rifai on data in [0,1]: exit %d\n%s", code, stderr)
 	}
 }
+
+// cifarLike writes CIFAR-10 binary batches of n training and m test
+// records with random pixels and labels (no network here: the real ones
+// cannot be fetched).
+func cifarLike(t *testing.T, n, m int) string {
+	t.Helper()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	batch := func(name string, k int) {
+		b := make([]byte, 0, k*3073)
+		for range k {
+			b = append(b, byte(rng.IntN(10)))
+			for range 3072 {
+				b = append(b, byte(rng.IntN(256)))
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch("data_batch_1.bin", n)
+	batch("test_batch.bin", m)
+	return dir
+}
+
+// TestCIFARGrayRifai: CIFAR-10 in gray (Rifai's CIFAR-bw) trains with the
+// rifai preset (sigmoid, tied, BCE): the input width 1024 comes from the
+// data, the run's reconstructions are 32×32 images, and eval reads the
+// same batches again from config.json.
+func TestCIFARGrayRifai(t *testing.T) {
+	dir := cifarLike(t, 64, 20)
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCLI(t, "--data", dir, "--gray", "--preset", "rifai", "--max-steps", "3", "--batch", "32", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	mc := readConfig(t, out)
+	if mc.Arch[0] != 1024 || mc.Loss != "bce" || mc.DataConfig.Format != "cifar10" || !mc.DataConfig.Gray || mc.DataConfig.Rows != 32 {
+		t.Errorf("config.json: arch %v loss %s data_config %+v", mc.Arch, mc.Loss, mc.DataConfig)
+	}
+	if _, err := os.Stat(filepath.Join(out, "reconstructions.png")); err != nil {
+		t.Error(err)
+	}
+	code, stdout, stderr := runCLI(t, "eval", "--model", out, "--quick")
+	if code != exitOK || !strings.Contains(stdout, `"n": 20`) {
+		t.Errorf("eval: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// Colour: 3072 values, drawn in luminance.
+	out2 := filepath.Join(t.TempDir(), "run")
+	if code, _, stderr := runCLI(t, "--data", dir, "--arch", "16", "--max-steps", "2", "--batch", "32", "--out", out2); code != exitOK {
+		t.Errorf("colour: exit %d\n%s", code, stderr)
+	}
+	// A damaged batch: exit 1, naming the file, the record and the reason.
+	b, _ := os.ReadFile(filepath.Join(dir, "test_batch.bin"))
+	os.WriteFile(filepath.Join(dir, "test_batch.bin"), b[:len(b)-10], 0o644)
+	code, _, stderr = runCLI(t, "--data", dir, "--gray", "--max-steps", "1", "--out", filepath.Join(t.TempDir(), "run"))
+	if want := filepath.Join(dir, "test_batch.bin") + ": 61450 bytes is not a whole number of 3073-byte CIFAR-10 records (19 records and 3063 bytes over)"; code != exitFailure || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want 1 and %q in\n%s", code, want, stderr)
+	}
+}
