@@ -41,6 +41,9 @@ type Scaling = dataset.Scaling
 // DataFormats lists the formats OpenData reads.
 var DataFormats = dataset.FormatNames
 
+// ParseImageSize parses --image-size's "WIDTHxHEIGHT".
+func ParseImageSize(s string) (w, h int, err error) { return dataset.ParseImageSize(s) }
+
 // ErrDataTooLarge is wrapped by OpenData's error when the data will not
 // fit in the available memory.
 var ErrDataTooLarge = dataset.ErrTooLarge
@@ -48,21 +51,23 @@ var ErrDataTooLarge = dataset.ErrTooLarge
 // DataConfig records in config.json how the data was read, so that eval
 // and encode read and scale theirs the same way.
 type DataConfig struct {
-	Path     string   `json:"path,omitempty"`
-	Format   string   `json:"format"`
-	XKey     string   `json:"x_key,omitempty"`
-	YKey     string   `json:"y_key,omitempty"`
-	Header   string   `json:"header,omitempty"`
-	LabelCol string   `json:"label_col,omitempty"`
-	Gray     bool     `json:"gray,omitempty"`
-	ValSplit float64  `json:"val_split,omitempty"`
-	ValSeed  uint64   `json:"val_seed,omitempty"`
-	TestFrom string   `json:"test_from"`
-	Scaling  *Scaling `json:"scaling,omitempty"`
-	Rows     int      `json:"rows,omitempty"`
-	Cols     int      `json:"cols,omitempty"`
-	Channels int      `json:"channels,omitempty"`
-	Classes  []string `json:"classes,omitempty"`
+	Path      string   `json:"path,omitempty"`
+	Format    string   `json:"format"`
+	XKey      string   `json:"x_key,omitempty"`
+	YKey      string   `json:"y_key,omitempty"`
+	Header    string   `json:"header,omitempty"`
+	LabelCol  string   `json:"label_col,omitempty"`
+	Gray      bool     `json:"gray,omitempty"`
+	ImageSize string   `json:"image_size,omitempty"`
+	SkipBad   bool     `json:"skip_bad,omitempty"`
+	ValSplit  float64  `json:"val_split,omitempty"`
+	ValSeed   uint64   `json:"val_seed,omitempty"`
+	TestFrom  string   `json:"test_from"`
+	Scaling   *Scaling `json:"scaling,omitempty"`
+	Rows      int      `json:"rows,omitempty"`
+	Cols      int      `json:"cols,omitempty"`
+	Channels  int      `json:"channels,omitempty"`
+	Classes   []string `json:"classes,omitempty"`
 }
 
 // Options returns the options that read the data again as it was read,
@@ -71,6 +76,7 @@ func (c DataConfig) Options() DataOptions {
 	return DataOptions{
 		Format: c.Format, XKey: c.XKey, YKey: c.YKey, Header: c.Header, LabelCol: c.LabelCol,
 		Gray: c.Gray, ValSplit: c.ValSplit, Seed: c.ValSeed, Scaling: c.Scaling,
+		ImageSize: c.ImageSize, SkipBad: c.SkipBad,
 	}
 }
 
@@ -126,6 +132,7 @@ func OpenData(path string, o DataOptions) (*Data, error) {
 	}
 	d.Config = DataConfig{
 		Format: ds.Format, XKey: o.XKey, YKey: o.YKey, Header: o.Header, LabelCol: o.LabelCol, Gray: o.Gray,
+		ImageSize: o.ImageSize, SkipBad: o.SkipBad,
 		TestFrom: ds.TestFrom, Scaling: ds.Scaling, Rows: d.Rows, Cols: d.Cols, Channels: d.Channels, Classes: ds.Classes,
 	}
 	if !ds.Embedded {

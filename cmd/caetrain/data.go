@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -18,19 +19,21 @@ import (
 // shared by train, eval and encode.
 type dataFlags struct {
 	path, format, xKey, yKey, header, labelCol, scale string
+	imageSize                                         string
 	valSplit                                          float64
-	gray                                              bool
+	gray, skipBad                                     bool
 }
 
 const dataHelp = `--data is a directory of IDX files (MNIST, Fashion-MNIST), a directory of
-CIFAR-10 binary batches, or a file: .npy, .npz, .csv, .tsv, .safetensors
-(--format overrides the detection). Without a test split of its own, a
+CIFAR-10 binary batches, a folder of images (DIR/<class>/*.png|jpg, or flat),
+or a file: .npy, .npz, .csv, .tsv, .safetensors (--format overrides the
+detection). Without a test split of its own, a
 seeded --val-split of the rows is held out as one. Bytes are divided by 255;
 float data are scaled as --scale says, with statistics from the training
 split, saved in config.json and reused by eval and encode.`
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.path, "data", "", "the data: a directory of IDX files or CIFAR-10 batches, or a .npy, .npz, .csv, .tsv or .safetensors file")
+	fs.StringVar(&d.path, "data", "", "the data: a directory of IDX files, of CIFAR-10 batches or of images, or a .npy, .npz, .csv, .tsv or .safetensors file")
 	fs.StringVar(&d.format, "format", "", "the data's format when its name does not say: "+strings.Join(engine.DataFormats, ", "))
 	fs.StringVar(&d.xKey, "x-key", "", "the data array in an .npz or .safetensors file (default x_train and x_test, or x)")
 	fs.StringVar(&d.yKey, "y-key", "", "the labels array in an .npz or .safetensors file (default y_train and y_test, or y)")
@@ -38,7 +41,9 @@ func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.labelCol, "label-col", "", "CSV/TSV: the label column, by header name or 0-based index (default: no labels)")
 	fs.Float64Var(&d.valSplit, "val-split", 0.1, "fraction of the rows held out, seeded by --seed, as the test split when the data has none")
 	fs.StringVar(&d.scale, "scale", "auto", "float inputs: minmax (each feature to [0,1]), standard (zero mean, unit variance), none, or auto (none if in [0,1], else minmax)")
-	fs.BoolVar(&d.gray, "gray", false, "CIFAR-10: convert to gray, 0.299R+0.587G+0.114B (Rifai's CIFAR-bw)")
+	fs.BoolVar(&d.gray, "gray", false, "CIFAR-10 and images: convert to gray, 0.299R+0.587G+0.114B (Rifai's CIFAR-bw)")
+	fs.StringVar(&d.imageSize, "image-size", "", "images: resize every image to WIDTHxHEIGHT, e.g. 28x28, with a Catmull-Rom filter (default: all must have the first's size)")
+	fs.BoolVar(&d.skipBad, "skip-bad", false, "images: skip files that do not decode (counted on stderr) instead of stopping")
 }
 
 // check validates the flags; set holds the flags given.
@@ -56,6 +61,11 @@ func (d *dataFlags) check(set map[string]bool) error {
 	default:
 		return usagef("--scale %q: want auto, minmax, standard or none", d.scale)
 	}
+	if d.imageSize != "" {
+		if _, _, err := engine.ParseImageSize(d.imageSize); err != nil {
+			return usageError{err}
+		}
+	}
 	if !(d.valSplit > 0 && d.valSplit < 1) {
 		return usagef("--val-split %v: must lie strictly between 0 and 1", d.valSplit)
 	}
@@ -70,12 +80,32 @@ func (d *dataFlags) options(seed uint64) engine.DataOptions {
 	return engine.DataOptions{
 		Format: d.format, XKey: d.xKey, YKey: d.yKey, Header: d.header, LabelCol: d.labelCol,
 		Gray: d.gray, ValSplit: d.valSplit, Seed: seed, Scale: d.scale,
+		ImageSize: d.imageSize, SkipBad: d.skipBad,
+	}
+}
+
+// progressTo reports image decoding on stderr when it is a terminal.
+func progressTo(stderr io.Writer, who string) func(done, total int) {
+	f, ok := stderr.(*os.File)
+	if !ok {
+		return nil
+	}
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return func(done, total int) {
+		fmt.Fprintf(stderr, "\r%s: decoding images %d/%d", who, done, total)
+		if done == total {
+			fmt.Fprintln(stderr)
+		}
 	}
 }
 
 // open reads the data for train (training: scaling fitted on it).
 func (d *dataFlags) open(seed uint64, stderr io.Writer) (*engine.Data, error) {
-	data, err := engine.OpenData(d.path, d.options(seed))
+	o := d.options(seed)
+	o.Progress = progressTo(stderr, "caetrain")
+	data, err := engine.OpenData(d.path, o)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +146,13 @@ func (d *dataFlags) openForModel(mc engine.ModelConfig, set map[string]bool, who
 	if set["gray"] {
 		o.Gray = d.gray
 	}
+	if set["image-size"] {
+		o.ImageSize = d.imageSize
+	}
+	if set["skip-bad"] {
+		o.SkipBad = d.skipBad
+	}
+	o.Progress = progressTo(stderr, who)
 	if set["val-split"] || o.ValSplit == 0 {
 		o.ValSplit = d.valSplit
 	}

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -254,5 +256,51 @@ func TestCIFARGrayRifai(t *testing.T) {
 	code, _, stderr = runCLI(t, "--data", dir, "--gray", "--max-steps", "1", "--out", filepath.Join(t.TempDir(), "run"))
 	if want := filepath.Join(dir, "test_batch.bin") + ": 61450 bytes is not a whole number of 3073-byte CIFAR-10 records (19 records and 3063 bytes over)"; code != exitFailure || !strings.Contains(stderr, want) {
 		t.Errorf("exit %d, want 1 and %q in\n%s", code, want, stderr)
+	}
+}
+
+// TestImageFolderTrain: a DIR/<class>/*.png folder of images of two sizes
+// trains with --image-size and --gray, its classes become labels that eval
+// probes, and a file that does not decode stops the run with exit 1
+// naming it, or is skipped and counted with --skip-bad.
+func TestImageFolderTrain(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 40 {
+		class := []string{"bolt", "nut"}[i%2]
+		w := 10 + i%3 // sizes differ
+		img := image.NewRGBA(image.Rect(0, 0, w, 9))
+		for p := range img.Pix {
+			img.Pix[p] = uint8(rng.IntN(256))
+		}
+		var b bytes.Buffer
+		png.Encode(&b, img)
+		os.MkdirAll(filepath.Join(dir, class), 0o755)
+		os.WriteFile(filepath.Join(dir, class, fmt.Sprintf("%02d.png", i)), b.Bytes(), 0o644)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCLI(t, "--data", dir, "--image-size", "8x8", "--gray", "--arch", "10", "--max-steps", "3", "--batch", "16", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "images resized to 8x8 with Catmull-Rom") {
+		t.Errorf("stderr does not state the filter:\n%s", stderr)
+	}
+	mc := readConfig(t, out)
+	if mc.Arch[0] != 64 || mc.DataConfig.Format != "images" || mc.DataConfig.ImageSize != "8x8" || fmt.Sprint(mc.DataConfig.Classes) != "[bolt nut]" {
+		t.Errorf("config.json: arch %v data_config %+v", mc.Arch, mc.DataConfig)
+	}
+	code, stdout, stderr := runCLI(t, "eval", "--model", out, "--spectrum-n", "2", "--contraction-n", "2", "--radii", "1")
+	if code != exitOK || !strings.Contains(stdout, "knn_accuracy") {
+		t.Errorf("eval: exit %d, no knn_accuracy\n%s", code, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "nut", "broken.png"), []byte("\x89PNG not really"), 0o644)
+	code, _, stderr = runCLI(t, "--data", dir, "--image-size", "8x8", "--max-steps", "1", "--out", filepath.Join(t.TempDir(), "run"))
+	if want := filepath.Join(dir, "nut", "broken.png") + ": cannot decode"; code != exitFailure || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want 1 and %q\n%s", code, want, stderr)
+	}
+	code, _, stderr = runCLI(t, "--data", dir, "--image-size", "8x8", "--skip-bad", "--max-steps", "1", "--out", filepath.Join(t.TempDir(), "run"))
+	if code != exitOK || !strings.Contains(stderr, "skipped 1 of 41 images") {
+		t.Errorf("--skip-bad: exit %d\n%s", code, stderr)
 	}
 }

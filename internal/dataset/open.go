@@ -21,6 +21,7 @@ type raw struct {
 	trainLabels, testLabels []int64
 	classNames              []string // for string labels (CSV), by value
 	trainName, testName     string   // for errors: the file (and array)
+	notes                   []string
 	closers                 []func() error
 }
 
@@ -64,6 +65,8 @@ func Open(path string, o Options) (*Dataset, error) {
 		r, err = readCIFAR(path, &o)
 	case FormatSafetensors:
 		r, err = readSafetensors(path, &o)
+	case FormatImages:
+		r, err = readImages(path, &o)
 	default:
 		return nil, fmt.Errorf("--format %q: want one of %s", format, strings.Join(FormatNames, ", "))
 	}
@@ -82,7 +85,7 @@ func Open(path string, o Options) (*Dataset, error) {
 			}
 		}
 	}
-	d := &Dataset{Source: path, Format: format, closers: r.closers}
+	d := &Dataset{Source: path, Format: format, closers: r.closers, Notes: r.notes}
 	d.Train, d.Test = r.train, r.test
 	if err := d.labels(r); err != nil {
 		d.Close()

@@ -22,7 +22,7 @@ const (
 )
 
 // FormatNames lists the formats --format accepts.
-var FormatNames = []string{FormatIDX, FormatNPY, FormatNPZ, FormatCSV, FormatTSV, FormatCIFAR, FormatSafetensors}
+var FormatNames = []string{FormatIDX, FormatNPY, FormatNPZ, FormatCSV, FormatTSV, FormatCIFAR, FormatSafetensors, FormatImages}
 
 // Options say how Open reads a data file and prepares it.
 type Options struct {
@@ -33,7 +33,14 @@ type Options struct {
 	Header   string // CSV: "auto" (detect), "yes" or "no"
 	LabelCol string // CSV: the label column's name or 0-based index; "" for none
 
-	Gray bool // CIFAR-10: convert to luminance (Rifai's CIFAR-bw)
+	Gray bool // CIFAR-10 and images: convert to luminance (Rifai's CIFAR-bw)
+
+	// Image folders: ImageSize "WxH" resizes every image (else all must
+	// have the first's size); SkipBad skips files that do not decode;
+	// Progress, if set, is called with the images decoded so far.
+	ImageSize string
+	SkipBad   bool
+	Progress  func(done, total int)
 
 	// ValSplit is the fraction of the training rows held out, with Seed, as
 	// the test split when the data has none of its own.
@@ -65,8 +72,13 @@ func DetectFormat(path string) (string, error) {
 		return "", fmt.Errorf("--data %s: %v", path, err)
 	}
 	if st.IsDir() {
-		if _, err := findFiles(path, ""); err != nil && looksLikeCIFAR(path) {
-			return FormatCIFAR, nil
+		if _, err := findFiles(path, ""); err != nil {
+			if looksLikeCIFAR(path) {
+				return FormatCIFAR, nil
+			}
+			if looksLikeImages(path) {
+				return FormatImages, nil
+			}
 		}
 		// Else IDX: loading it names a missing file.
 		return FormatIDX, nil
