@@ -41,6 +41,29 @@ type Scaling = dataset.Scaling
 // DataFormats lists the formats OpenData reads.
 var DataFormats = dataset.FormatNames
 
+// DataStream reads an .npy or CSV/TSV file a chunk of rows at a time, each
+// row assigned to its split as OpenData assigns it and scaled with a given
+// scaling (see internal/dataset.Stream).
+type DataStream = dataset.Stream
+
+// DataChunk is a run of a DataStream's rows.
+type DataChunk = dataset.Chunk
+
+// OpenDataStream opens path for reading in chunks; o.Scaling must be set
+// (a model's). classes names the label classes in index order, or nil.
+func OpenDataStream(path string, o DataOptions, classes []string) (*DataStream, error) {
+	return dataset.OpenStream(path, o, classes)
+}
+
+// Streamable reports whether data in format can be read in chunks.
+func Streamable(format string) bool {
+	return format == dataset.FormatNPY || format == dataset.FormatCSV || format == dataset.FormatTSV
+}
+
+// DetectDataFormat returns the format of path from its name, or of a
+// directory from its files.
+func DetectDataFormat(path string) (string, error) { return dataset.DetectFormat(path) }
+
 // ParseImageSize parses --image-size's "WIDTHxHEIGHT".
 func ParseImageSize(s string) (w, h int, err error) { return dataset.ParseImageSize(s) }
 

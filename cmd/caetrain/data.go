@@ -113,15 +113,18 @@ func (d *dataFlags) open(seed uint64, stderr io.Writer) (*engine.Data, error) {
 	return data, nil
 }
 
-// openForModel reads the data for eval and encode: as the model's run read
-// its own (format, split and scaling from config.json) when --data is not
-// given or names the same data; the flags given override the format's
-// options, and the model's scaling is always applied.
-func (d *dataFlags) openForModel(mc engine.ModelConfig, set map[string]bool, who string, stderr io.Writer) (*engine.Data, error) {
+// modelData returns where and how eval and encode read their data: as the
+// model's run read its own (format, split and scaling from config.json)
+// when --data is not given or names the same data; the flags given
+// override the format's options, and the model's scaling is always
+// applied.
+func (d *dataFlags) modelData(mc engine.ModelConfig, set map[string]bool) (string, engine.DataOptions, []string) {
 	var o engine.DataOptions
+	var classes []string
 	path := d.path
 	if mc.DataConfig != nil {
 		o = mc.DataConfig.Options()
+		classes = mc.DataConfig.Classes
 		if path == "" {
 			path = mc.DataConfig.Path
 		}
@@ -152,20 +155,62 @@ func (d *dataFlags) openForModel(mc engine.ModelConfig, set map[string]bool, who
 	if set["skip-bad"] {
 		o.SkipBad = d.skipBad
 	}
-	o.Progress = progressTo(stderr, who)
 	if set["val-split"] || o.ValSplit == 0 {
 		o.ValSplit = d.valSplit
 	}
 	if set["data"] && mc.DataConfig != nil && d.path != mc.DataConfig.Path && !set["format"] {
 		o.Format = "" // other data: detect its format
 	}
+	return path, o, classes
+}
+
+// openForModel reads the data for eval and encode into memory (see
+// modelData).
+func (d *dataFlags) openForModel(mc engine.ModelConfig, set map[string]bool, who string, stderr io.Writer) (*engine.Data, error) {
+	path, o, _ := d.modelData(mc, set)
+	o.Progress = progressTo(stderr, who)
 	data, err := engine.OpenData(path, o)
 	if err != nil {
+		if errors.Is(err, engine.ErrDataTooLarge) {
+			err = fmt.Errorf("%w\n(eval --quick and encode read .npy and CSV files in chunks)", err)
+		}
 		return nil, err
 	}
 	announce(data, who, stderr)
 	return data, nil
 }
+
+// streamForModel opens the data for eval and encode in chunks when it is
+// an .npy or CSV/TSV file (nil, nil otherwise).
+func (d *dataFlags) streamForModel(mc engine.ModelConfig, set map[string]bool, who string, stderr io.Writer) (*engine.DataStream, error) {
+	path, o, classes := d.modelData(mc, set)
+	if path == "" {
+		return nil, nil
+	}
+	format := o.Format
+	if format == "" {
+		var err error
+		if format, err = engine.DetectDataFormat(path); err != nil {
+			return nil, err
+		}
+	}
+	if !engine.Streamable(format) || (mc.DataConfig != nil && mc.DataConfig.TestFrom == "file") || forceInMemory {
+		return nil, nil
+	}
+	o.Format = format
+	st, err := engine.OpenDataStream(path, o, classes)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range st.Notes {
+		fmt.Fprintf(stderr, "%s: %s\n", who, n)
+	}
+	return st, nil
+}
+
+// forceInMemory makes eval and encode read streamable data into memory
+// (tests compare the two).
+var forceInMemory bool
 
 func announce(d *engine.Data, who string, stderr io.Writer) {
 	if d.Embedded {

@@ -304,3 +304,78 @@ func TestImageFolderTrain(t *testing.T) {
 		t.Errorf("--skip-bad: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestStreamedEvalEncode: eval --quick and encode read .npy and CSV files
+// in chunks; their results equal those of reading the file into memory.
+func TestStreamedEvalEncode(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(7, 8))
+	npy := npyOf(t, dir, "f.npy", []int{5000, 6}, func(i int) float32 { return float32(rng.NormFloat64() * 4) })
+	var csv strings.Builder
+	for i := range 4500 {
+		fmt.Fprintf(&csv, "%g,%g,%d\n", rng.Float64(), rng.NormFloat64(), i%4)
+	}
+	csvPath := filepath.Join(dir, "r.csv")
+	os.WriteFile(csvPath, []byte(csv.String()), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"npy", []string{"--data", npy, "--arch", "4", "--scale", "standard"}},
+		{"csv", []string{"--data", csvPath, "--label-col", "2", "--arch", "3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			if code, _, stderr := runCLI(t, append(tc.args, "--max-steps", "3", "--out", out)...); code != exitOK {
+				t.Fatalf("train: exit %d\n%s", code, stderr)
+			}
+			both := func(args ...string) (streamed, inMemory string) {
+				t.Helper()
+				for _, force := range []bool{false, true} {
+					forceInMemory = force
+					code, stdout, stderr := runCLI(t, args...)
+					forceInMemory = false
+					if code != exitOK {
+						t.Fatalf("%v (in memory: %v): exit %d\n%s", args, force, code, stderr)
+					}
+					if chunks := strings.Contains(stderr, "in chunks"); chunks == force {
+						t.Errorf("in memory %v, but stderr says chunks %v:\n%s", force, chunks, stderr)
+					}
+					if force {
+						inMemory = stdout
+					} else {
+						streamed = stdout
+					}
+				}
+				return
+			}
+			s, m := both("eval", "--model", out, "--quick")
+			var a, b evalReport
+			json.Unmarshal([]byte(s), &a)
+			json.Unmarshal([]byte(m), &b)
+			// Means over 4096-row chunks against 500-row batches: float64
+			// sums of float32 per-sample values in another order.
+			if a.N != b.N || a.N == 0 || math.Abs(a.TestRecon-b.TestRecon) > 1e-9*math.Abs(b.TestRecon) || math.Abs(a.TestJacobianFro-b.TestJacobianFro) > 1e-9*b.TestJacobianFro {
+				t.Errorf("streamed eval %+v, in memory %+v", a, b)
+			}
+			for _, split := range []string{"train", "test"} {
+				p1, p2 := filepath.Join(t.TempDir(), "c.safetensors"), filepath.Join(t.TempDir(), "c.safetensors")
+				forceInMemory = false
+				if code, _, stderr := runCLI(t, "encode", "--model", out, "--split", split, "--out", p1); code != exitOK {
+					t.Fatalf("encode: %d\n%s", code, stderr)
+				}
+				forceInMemory = true
+				code, _, stderr := runCLI(t, "encode", "--model", out, "--split", split, "--out", p2)
+				forceInMemory = false
+				if code != exitOK {
+					t.Fatalf("encode in memory: %d\n%s", code, stderr)
+				}
+				b1, _ := os.ReadFile(p1)
+				b2, _ := os.ReadFile(p2)
+				if !bytes.Equal(b1, b2) {
+					t.Errorf("%s: streamed and in-memory codes differ (%d and %d bytes)", split, len(b1), len(b2))
+				}
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -92,16 +93,32 @@ Flags:
 	if err != nil {
 		return err
 	}
-	d, err := df.openForModel(mc, set, "caetrain encode", stderr)
+	st, err := df.streamForModel(mc, set, "caetrain encode", stderr)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	if !d.Labeled() {
-		fmt.Fprintf(stderr, "caetrain encode: the data has no labels: writing the codes only\n")
+	var (
+		d      *engine.Data
+		source string
+	)
+	if st != nil {
+		defer st.Close()
+		source = st.Source
+		if st.Dim != mc.Arch[0] {
+			return fmt.Errorf("encode: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], st.Dim, st.Source)
+		}
+	} else {
+		if d, err = df.openForModel(mc, set, "caetrain encode", stderr); err != nil {
+			return err
+		}
+		defer d.Close()
+		source = d.Source
+		if d.Test.Dim != mc.Arch[0] {
+			return fmt.Errorf("encode: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], d.Test.Dim, d.Source)
+		}
 	}
-	if d.Test.Dim != mc.Arch[0] {
-		return fmt.Errorf("encode: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], d.Test.Dim, d.Source)
+	if (st != nil && !st.Labeled) || (d != nil && !d.Labeled()) {
+		fmt.Fprintf(stderr, "caetrain encode: the data has no labels: writing the codes only\n")
 	}
 	ev, err := engine.NewEvaluator(p)
 	if err != nil {
@@ -110,31 +127,31 @@ Flags:
 	defer ev.Close()
 	width := mc.Arch[len(mc.Arch)-1]
 
-	type part struct {
-		split  string
-		codes  []float32
-		labels []uint8 // nil without labels
-		rows   int
-	}
 	var parts []part
-	for _, sp := range splits {
-		s, labels := d.Test, d.TestLabels
-		if sp == "train" {
-			s, labels = d.Train, d.TrainLabels
-		}
-		rows := s.N
-		if *n > 0 {
-			rows = min(*n, s.N)
-		}
-		fmt.Fprintf(stderr, "caetrain encode: encoding %d %s images\n", rows, sp)
-		codes, err := ev.Encode(s, rows)
-		if err != nil {
+	if st != nil {
+		if parts, err = encodeStream(ev, st, splits, *n, width, stderr); err != nil {
 			return err
 		}
-		if labels != nil {
-			labels = labels[:rows]
+	} else {
+		for _, sp := range splits {
+			s, labels := d.Test, d.TestLabels
+			if sp == "train" {
+				s, labels = d.Train, d.TrainLabels
+			}
+			rows := s.N
+			if *n > 0 {
+				rows = min(*n, s.N)
+			}
+			fmt.Fprintf(stderr, "caetrain encode: encoding %d %s images\n", rows, sp)
+			codes, err := ev.Encode(s, rows)
+			if err != nil {
+				return err
+			}
+			if labels != nil {
+				labels = labels[:rows]
+			}
+			parts = append(parts, part{sp, codes, labels, rows})
 		}
-		parts = append(parts, part{sp, codes, labels, rows})
 	}
 
 	files := []string{*out}
@@ -150,7 +167,7 @@ Flags:
 				ts = append(ts, safetensors.Tensor{Name: prefix + "labels", DType: "I64", Shape: []int{pt.rows}, Data: int64LE(pt.labels)})
 			}
 		}
-		meta := map[string]string{"producer": "caetrain", "model": *model, "data": d.Source, "split": *split, "act": mc.Act}
+		meta := map[string]string{"producer": "caetrain", "model": *model, "data": source, "split": *split, "act": mc.Act}
 		if err := safetensors.WriteFile(*out, ts, meta); err != nil {
 			return err
 		}
@@ -181,7 +198,86 @@ Flags:
 		CodeUnits int            `json:"code_units"`
 		Model     string         `json:"model"`
 		Data      string         `json:"data"`
-	}{files, counts, width, *model, d.Source})
+	}{files, counts, width, *model, source})
+}
+
+// part is one split's codes.
+type part struct {
+	split  string
+	codes  []float32
+	labels []uint8 // nil without labels
+	rows   int
+}
+
+// encodeStream encodes the splits of a file read in chunks: each row's
+// code goes to its place in its split, so the result is what encoding the
+// data in memory gives. Only the codes are held.
+func encodeStream(ev *engine.Evaluator, st *engine.DataStream, splits []string, limit, width int, stderr io.Writer) ([]part, error) {
+	parts := make([]part, len(splits))
+	want := [2]int{-1, -1} // part index of train, test
+	for i, sp := range splits {
+		rows := st.TrainN
+		if sp == "test" {
+			rows = st.TestN
+			want[1] = i
+		} else {
+			want[0] = i
+		}
+		if limit > 0 {
+			rows = min(rows, limit)
+		}
+		parts[i] = part{split: sp, codes: make([]float32, rows*width), rows: rows}
+		if st.Labeled {
+			parts[i].labels = make([]uint8, rows)
+		}
+		fmt.Fprintf(stderr, "caetrain encode: encoding %d %s samples, reading %s in chunks\n", rows, sp, st.Source)
+	}
+	const chunk = 4096
+	var (
+		c     *engine.DataChunk
+		batch []float32
+		dest  []int // part, index of each row of batch
+		err   error
+	)
+	for {
+		c, err = st.Next(chunk, c)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		batch, dest = batch[:0], dest[:0]
+		for i := range c.N {
+			sp := 0
+			if c.Test[i] {
+				sp = 1
+			}
+			pi := want[sp]
+			if pi < 0 || c.Index[i] >= parts[pi].rows {
+				continue
+			}
+			batch = append(batch, c.X[i*st.Dim:(i+1)*st.Dim]...)
+			dest = append(dest, pi, c.Index[i])
+			if c.Labels != nil {
+				parts[pi].labels[c.Index[i]] = c.Labels[i]
+			}
+		}
+		if len(dest) == 0 {
+			continue
+		}
+		codes, err := ev.Encode(engine.Samples{X: batch, N: len(dest) / 2, Dim: st.Dim}, 0)
+		if err != nil {
+			return nil, err
+		}
+		for r := 0; r < len(dest); r += 2 {
+			copy(parts[dest[r]].codes[dest[r+1]*width:], codes[r/2*width:(r/2+1)*width])
+		}
+	}
+	if n := st.Clipped(); n > 0 {
+		fmt.Fprintf(stderr, "caetrain encode: --scale minmax: %d values fell outside the range of the model's training split and were clipped to [0,1]\n", n)
+	}
+	return parts, nil
 }
 
 func float32LE(v []float32) []byte {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/caetrain/caetrain/engine"
+	"github.com/caetrain/caetrain/graph"
 	"github.com/caetrain/caetrain/internal/atomicfile"
 	"github.com/caetrain/caetrain/internal/plot"
 )
@@ -171,6 +173,16 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	p, mc, err := engine.LoadModel(f.model)
 	if err != nil {
 		return err
+	}
+	if f.quick {
+		st, err := f.data.streamForModel(mc, set, "caetrain eval", stderr)
+		if err != nil {
+			return err
+		}
+		if st != nil {
+			defer st.Close()
+			return evalStream(p, mc, st, &f, stdout, stderr)
+		}
 	}
 	d, err := f.data.openForModel(mc, set, "caetrain eval", stderr)
 	if err != nil {
@@ -367,4 +379,66 @@ func writePNG(rep *evalReport, dir, key, name string, fig plot.Figure) error {
 	}
 	rep.Files[key] = path
 	return nil
+}
+
+// evalStream computes --quick's numbers over the test rows of a file read
+// in chunks: means over the chunks, weighted by their rows, of what
+// Evaluate computes in memory.
+func evalStream(p *graph.Params, mc engine.ModelConfig, st *engine.DataStream, f *evalFlags, stdout, stderr io.Writer) error {
+	if st.Dim != mc.Arch[0] {
+		return fmt.Errorf("eval: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], st.Dim, st.Source)
+	}
+	ev, err := engine.NewEvaluator(p)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
+	limit := st.TestN
+	if f.n > 0 {
+		limit = min(limit, f.n)
+	}
+	var (
+		c                *engine.DataChunk
+		batch            []float32
+		n                int
+		recon, fro, fro2 float64
+	)
+	for {
+		c, err = st.Next(4096, c)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		batch = batch[:0]
+		rows := 0
+		for i := range c.N {
+			if c.Test[i] && c.Index[i] < limit {
+				batch = append(batch, c.X[i*st.Dim:(i+1)*st.Dim]...)
+				rows++
+			}
+		}
+		if rows == 0 {
+			continue
+		}
+		r, err := ev.Evaluate(engine.Samples{X: batch, N: rows, Dim: st.Dim}, 0)
+		if err != nil {
+			return err
+		}
+		n += rows
+		recon += r.Recon * float64(rows)
+		fro += r.JacobianFro * float64(rows)
+		fro2 += r.JacobianFro2 * float64(rows)
+	}
+	if n == 0 {
+		return fmt.Errorf("eval: %s has no test rows", st.Source)
+	}
+	rep := evalReport{
+		TestRecon: recon / float64(n), TestJacobianFro: fro / float64(n), TestJacobianFro2: fro2 / float64(n),
+		N: n, Model: f.model, Data: st.Source,
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
 }

@@ -181,28 +181,41 @@ func (d *Dataset) labels(r *raw) error {
 	return nil
 }
 
-// holdOut moves a seeded random frac of the training rows (at least one)
-// to the test split. The rows chosen are swapped to the end of the
-// training array, in place (partial Fisher-Yates), so no copy is made of
-// data that may be memory-mapped; the training rows' order changes, which
-// the shuffled training does not mind.
-func (d *Dataset) holdOut(frac float64, seed uint64) error {
-	tr := &d.Train
+// holdOutPlan returns how many of n rows a hold-out of frac keeps for
+// the test split, and the row swaps that move them to the end: a partial
+// Fisher-Yates shuffle, from position n-1 down to n-k, seeded by seed.
+func holdOutPlan(source string, n int, frac float64, seed uint64) (int, [][2]int, error) {
 	if !(frac > 0 && frac < 1) {
-		return fmt.Errorf("%s has no test split of its own, and --val-split %v is not between 0 and 1 (exclusive)", d.Source, frac)
+		return 0, nil, fmt.Errorf("%s has no test split of its own, and --val-split %v is not between 0 and 1 (exclusive)", source, frac)
 	}
-	k := int(math.Round(frac * float64(tr.N)))
-	k = max(k, 1)
-	if k >= tr.N {
-		return fmt.Errorf("%s has %d samples: too few to hold out --val-split %v of them as a test split and train on the rest", d.Source, tr.N, frac)
+	k := max(int(math.Round(frac*float64(n))), 1)
+	if k >= n {
+		return 0, nil, fmt.Errorf("%s has %d samples: too few to hold out --val-split %v of them as a test split and train on the rest", source, n, frac)
 	}
 	rng := newSplitRNG(seed)
-	tmp := make([]float32, tr.Dim)
-	for pos := tr.N - 1; pos >= tr.N-k; pos-- {
-		j := int(rng.Uint64N(uint64(pos + 1)))
-		if j == pos {
-			continue
+	var swaps [][2]int
+	for pos := n - 1; pos >= n-k; pos-- {
+		if j := int(rng.Uint64N(uint64(pos + 1))); j != pos {
+			swaps = append(swaps, [2]int{j, pos})
 		}
+	}
+	return k, swaps, nil
+}
+
+// holdOut moves a seeded random frac of the training rows (at least one)
+// to the test split. The rows chosen are swapped to the end of the
+// training array, in place, so no copy is made of data that may be
+// memory-mapped; the training rows' order changes, which the shuffled
+// training does not mind.
+func (d *Dataset) holdOut(frac float64, seed uint64) error {
+	tr := &d.Train
+	k, swaps, err := holdOutPlan(d.Source, tr.N, frac, seed)
+	if err != nil {
+		return err
+	}
+	tmp := make([]float32, tr.Dim)
+	for _, sw := range swaps {
+		j, pos := sw[0], sw[1]
 		a, b := tr.X[j*tr.Dim:(j+1)*tr.Dim], tr.X[pos*tr.Dim:(pos+1)*tr.Dim]
 		copy(tmp, a)
 		copy(a, b)
