@@ -3,7 +3,9 @@
 package dataset
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -19,22 +21,32 @@ func readCSV(path, format string, o *Options) (*raw, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil {
-		// A number takes at least two bytes of text ("1,"), so the file
-		// holds at most size/2 values.
-		if err := o.checkFits(path, st.Size()/2*4, fmt.Sprintf("a %.2f GB text file (at most %d values)", gb(st.Size()), st.Size()/2)); err != nil {
-			return nil, err
-		}
-	}
 	comma := ','
 	if format == FormatTSV {
 		comma = '\t'
+	}
+	capacity := 0
+	if st, err := f.Stat(); err == nil {
+		// Estimate the values from the fields per byte of the first MiB.
+		head := make([]byte, 1<<20)
+		n, _ := io.ReadFull(f, head)
+		fields := bytes.Count(head[:n], []byte(string(comma))) + bytes.Count(head[:n], []byte("\n"))
+		if n > 0 && fields > 0 {
+			values := int64(float64(st.Size()) * float64(fields) / float64(n))
+			if err := o.checkFits(path, values*4, fmt.Sprintf("a %.2f GB text file (about %d values, estimated from its first %d bytes)", gb(st.Size()), values, n)); err != nil {
+				return nil, err
+			}
+			capacity = int(min(values+values/16, 1<<40))
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
 	}
 	rd, err := table.NewReader(f, path, table.Options{Comma: comma, Header: o.Header, LabelCol: o.LabelCol})
 	if err != nil {
 		return nil, err
 	}
-	x, labels, n, err := rd.Next(0, nil, nil)
+	x, labels, n, err := rd.Next(0, make([]float32, 0, capacity), nil)
 	if err != nil {
 		return nil, err
 	}

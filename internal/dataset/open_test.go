@@ -345,6 +345,8 @@ func TestOpenErrors(t *testing.T) {
 		{name: "unknown extension", file: "a.parquet", b: []byte("x"), want: `cannot tell the format from the name ".parquet"; give --format`},
 		{name: "too large", file: "a.npy", b: npyFile("<f4", []int{4, 4}, f32s(ramp(4, 4))), o: Options{MemAvailable: func() (int64, bool) { return 10, true }},
 			want: "needs 0.00 GB as float32 but only 0.00 GB is available", large: true},
+		{name: "csv too large", file: "a.csv", b: []byte("1,2,3\n4,5,6\n"), o: Options{MemAvailable: func() (int64, bool) { return 10, true }},
+			want: "about 6 values, estimated from its first 12 bytes", large: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := put(t, tc.file, tc.b)
