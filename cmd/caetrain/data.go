@@ -75,6 +75,29 @@ func (d *dataFlags) check(set map[string]bool) error {
 	return nil
 }
 
+// fromModel sets the flags to read the data the run in dir was trained on
+// (its config.json's data_config), for --resume without --data. A run
+// without a data_config, or trained on the embedded sample, keeps the
+// default search.
+func (d *dataFlags) fromModel(dir string) {
+	_, mc, err := engine.LoadModel(dir)
+	if err != nil || mc.DataConfig == nil || mc.DataConfig.Path == "" {
+		return
+	}
+	c := mc.DataConfig
+	d.path, d.format, d.xKey, d.yKey, d.labelCol = c.Path, c.Format, c.XKey, c.YKey, c.LabelCol
+	d.gray, d.imageSize, d.skipBad = c.Gray, c.ImageSize, c.SkipBad
+	if c.Header != "" {
+		d.header = c.Header
+	}
+	if c.ValSplit > 0 {
+		d.valSplit = c.ValSplit
+	}
+	if c.Scaling != nil && c.Scaling.Kind != "u8/255" {
+		d.scale = c.Scaling.Kind
+	}
+}
+
 // options returns the options for a new training run.
 func (d *dataFlags) options(seed uint64) engine.DataOptions {
 	return engine.DataOptions{

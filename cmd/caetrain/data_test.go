@@ -379,3 +379,22 @@ func TestStreamedEvalEncode(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeOwnData: --resume without --data continues a run on the data
+// its config.json names, read and split as before (the checkpoint's data
+// fingerprint agrees).
+func TestResumeOwnData(t *testing.T) {
+	dir := t.TempDir()
+	npy := npyOf(t, dir, "f.npy", []int{300, 5}, func(i int) float32 { return float32(i%17) - 3 })
+	out := filepath.Join(t.TempDir(), "run")
+	if code, _, stderr := runCLI(t, "--data", npy, "--arch", "3", "--batch", "32", "--max-steps", "4", "--checkpoint-every", "2", "--out", out); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	code, _, stderr := runCLI(t, "--resume", "--out", out, "--max-steps", "8")
+	if code != exitOK || !strings.Contains(stderr, "resuming from") || !strings.Contains(stderr, npy) {
+		t.Errorf("resume: exit %d\n%s", code, stderr)
+	}
+	if mc := readConfig(t, out); mc.Steps != 8 {
+		t.Errorf("config.json: %d steps, want 8", mc.Steps)
+	}
+}

@@ -366,6 +366,9 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 	}()
 	fmt.Fprintf(stderr, "caetrain: %s\n", why)
 
+	if from != nil && !set["data"] {
+		f.data.fromModel(out)
+	}
 	data, err := f.data.open(cfg.Seed, stderr)
 	if err != nil {
 		return err
