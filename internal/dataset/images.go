@@ -107,14 +107,19 @@ func readImages(dir string, o *Options) (*raw, error) {
 		}
 	} else {
 		// The first image that decodes sets the size.
+		var first error
 		for _, f := range files {
-			if cfg, err := decodeConfig(f); err == nil {
+			cfg, err := decodeConfig(f)
+			if err == nil {
 				w, h = cfg.Width, cfg.Height
 				break
 			}
+			if first == nil {
+				first = fmt.Errorf("%s: cannot decode: %v", f, err)
+			}
 		}
 		if w == 0 {
-			return nil, fmt.Errorf("--data %s: none of its %d images decodes (first: %s)", dir, len(files), files[0])
+			return nil, fmt.Errorf("--data %s: not one of its %d images decodes; the first: %v", dir, len(files), first)
 		}
 	}
 	ch := 3
