@@ -335,7 +335,7 @@ func saveReconstructions(ev *engine.Evaluator, path string, d *engine.Data) erro
 			return ev.SaveReconstructionsOf(path, gray(d.Test.X), gray(rec), d.Rows, d.Cols, n)
 		}
 	}
-	fig := plot.Figure{Title: "test samples (solid) and their reconstructions (dashed)", XLabel: "feature", YLabel: "value", Width: 9, Height: 5}
+	fig := plot.Figure{Title: "test samples and their reconstructions", XLabel: "feature", YLabel: "value", Width: 9, Height: 5}
 	for i := range min(n, 3) {
 		xs, a, b := make([]float64, d.Test.Dim), make([]float64, d.Test.Dim), make([]float64, d.Test.Dim)
 		for j := range xs {
