@@ -43,8 +43,8 @@ int64, in a format NumPy and PyTorch read directly:
                       codes = np.load("codes.npy"); labels = np.load("codes.labels.npy")
                       torch.from_numpy(codes)
 
-Rows are in the data set's order (for a test split held out with
---val-split, the order of the hold-out). Without --data, the data the model
+Rows are in the data set's order within each split (with --val-split, the
+training split is the file less the held-out rows). Without --data, the data the model
 was trained on, read and scaled as it was; with it, other data scaled the
 same way. Data without labels gives no labels tensor (nor FILE.labels.npy),
 with a note on stderr. Files are replaced atomically. Prints a JSON summary

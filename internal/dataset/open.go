@@ -181,55 +181,78 @@ func (d *Dataset) labels(r *raw) error {
 	return nil
 }
 
-// holdOutPlan returns how many of n rows a hold-out of frac keeps for
-// the test split, and the row swaps that move them to the end: a partial
-// Fisher-Yates shuffle, from position n-1 down to n-k, seeded by seed.
-func holdOutPlan(source string, n int, frac float64, seed uint64) (int, [][2]int, error) {
+// holdOutPlan returns the rows, in increasing order, that a hold-out of
+// frac of n rows keeps for the test split: the last k positions of a
+// partial Fisher-Yates shuffle (from position n-1 down to n-k) seeded by
+// seed, replayed on a sparse permutation so that nothing of size n is
+// made.
+func holdOutPlan(source string, n int, frac float64, seed uint64) ([]int, error) {
 	if !(frac > 0 && frac < 1) {
-		return 0, nil, fmt.Errorf("%s has no test split of its own, and --val-split %v is not between 0 and 1 (exclusive)", source, frac)
+		return nil, fmt.Errorf("%s has no test split of its own, and --val-split %v is not between 0 and 1 (exclusive)", source, frac)
 	}
 	k := max(int(math.Round(frac*float64(n))), 1)
 	if k >= n {
-		return 0, nil, fmt.Errorf("%s has %d samples: too few to hold out --val-split %v of them as a test split and train on the rest", source, n, frac)
+		return nil, fmt.Errorf("%s has %d samples: too few to hold out --val-split %v of them as a test split and train on the rest", source, n, frac)
 	}
 	rng := newSplitRNG(seed)
-	var swaps [][2]int
-	for pos := n - 1; pos >= n-k; pos-- {
-		if j := int(rng.Uint64N(uint64(pos + 1))); j != pos {
-			swaps = append(swaps, [2]int{j, pos})
+	perm := map[int]int{} // position → row, where not the identity
+	at := func(p int) int {
+		if r, ok := perm[p]; ok {
+			return r
 		}
+		return p
 	}
-	return k, swaps, nil
+	rows := make([]int, 0, k)
+	for pos := n - 1; pos >= n-k; pos-- {
+		j := int(rng.Uint64N(uint64(pos + 1)))
+		rj, rp := at(j), at(pos)
+		perm[j], perm[pos] = rp, rj
+		rows = append(rows, rj)
+		delete(perm, pos) // never looked at again
+	}
+	slices.Sort(rows)
+	return rows, nil
 }
 
 // holdOut moves a seeded random frac of the training rows (at least one)
-// to the test split. The rows chosen are swapped to the end of the
-// training array, in place, so no copy is made of data that may be
-// memory-mapped; the training rows' order changes, which the shuffled
-// training does not mind.
+// to the test split; each split keeps the rows in the file's order. The
+// held-out rows are copied out and the others moved up in place, so the
+// only new memory is the test split's, even for a memory-mapped array.
 func (d *Dataset) holdOut(frac float64, seed uint64) error {
 	tr := &d.Train
-	k, swaps, err := holdOutPlan(d.Source, tr.N, frac, seed)
+	rows, err := holdOutPlan(d.Source, tr.N, frac, seed)
 	if err != nil {
 		return err
 	}
-	tmp := make([]float32, tr.Dim)
-	for _, sw := range swaps {
-		j, pos := sw[0], sw[1]
-		a, b := tr.X[j*tr.Dim:(j+1)*tr.Dim], tr.X[pos*tr.Dim:(pos+1)*tr.Dim]
-		copy(tmp, a)
-		copy(a, b)
-		copy(b, tmp)
+	k, D := len(rows), tr.Dim
+	test := *tr
+	test.X, test.N = make([]float32, 0, k*D), k
+	if tr.Labels != nil {
+		test.Labels = make([]uint8, 0, k)
+	}
+	for _, r := range rows {
+		test.X = append(test.X, tr.X[r*D:(r+1)*D]...)
 		if tr.Labels != nil {
-			tr.Labels[j], tr.Labels[pos] = tr.Labels[pos], tr.Labels[j]
+			test.Labels = append(test.Labels, tr.Labels[r])
 		}
 	}
+	t, next := 0, 0
+	for r := range tr.N {
+		if next < k && rows[next] == r {
+			next++
+			continue
+		}
+		if t != r {
+			copy(tr.X[t*D:(t+1)*D], tr.X[r*D:(r+1)*D])
+			if tr.Labels != nil {
+				tr.Labels[t] = tr.Labels[r]
+			}
+		}
+		t++
+	}
 	n := tr.N - k
-	test := *tr
-	test.X, test.N = tr.X[n*tr.Dim:tr.N*tr.Dim], k
-	tr.X, tr.N = tr.X[:n*tr.Dim], n
+	tr.X, tr.N = tr.X[:n*D], n
 	if tr.Labels != nil {
-		test.Labels = tr.Labels[n:]
 		tr.Labels = tr.Labels[:n]
 	}
 	d.Test = test

@@ -218,8 +218,8 @@ func TestOpenFormats(t *testing.T) {
 }
 
 // TestHoldOut: the held-out split is a seeded random subset of the rows,
-// each row intact and with its label, the same for the same seed, and
-// every row lands in exactly one split.
+// each row intact and with its label, the same for the same seed; every
+// row lands in exactly one split, and each split keeps the file's order.
 func TestHoldOut(t *testing.T) {
 	const n, dim = 50, 3
 	x := ramp(n, dim)
@@ -253,6 +253,9 @@ func TestHoldOut(t *testing.T) {
 	_, te3 := split(8)
 	if len(te1) != 10 || len(tr1) != 40 {
 		t.Fatalf("train %d test %d, want 40 10", len(tr1), len(te1))
+	}
+	if !slices.IsSorted(tr1) || !slices.IsSorted(te1) {
+		t.Errorf("the splits are not in the file's order: %v, %v", tr1, te1)
 	}
 	if !reflect.DeepEqual(te1, te2) || !reflect.DeepEqual(tr1, tr2) {
 		t.Errorf("seed 7 gave two splits: %v and %v", te1, te2)

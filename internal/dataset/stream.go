@@ -17,7 +17,8 @@ import (
 // Stream reads an .npy or CSV/TSV file a chunk of rows at a time, so that
 // eval and encode can go through data larger than memory. It assigns each
 // row to the split Open would have put it in (the same seeded hold-out) at
-// the same position, and scales it with a given Scaling (a model's).
+// the same position (the file's order within each split), and scales it
+// with a given Scaling (a model's).
 type Stream struct {
 	Source                string
 	Dim, N, TrainN, TestN int
@@ -26,9 +27,9 @@ type Stream struct {
 	Labeled               bool
 	Notes                 []string
 	scaling               *Scaling
-	bytes                 bool // divide by 255 (uint8 .npy)
-	where                 map[int]int
-	row                   int
+	bytes                 bool  // divide by 255 (uint8 .npy)
+	test                  []int // the held-out rows, in order
+	row, tested           int   // the next row; held-out rows before it
 	read                  func(max int, x []float32) ([]float32, []string, int, error)
 	classes               map[string]uint8
 	closeFn               func() error
@@ -164,28 +165,13 @@ func OpenStream(path string, o Options, classes []string) (*Stream, error) {
 		s.Close()
 		return nil, fmt.Errorf("%s: the model's %s scaling has statistics for %d features, the data has %d", path, s.scaling.Kind, len(s.scaling.Offset), s.Dim)
 	}
-	k, swaps, err := holdOutPlan(path, s.N, o.ValSplit, o.Seed)
+	rows, err := holdOutPlan(path, s.N, o.ValSplit, o.Seed)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	perm := map[int]int{} // position → file row, where not the identity
-	at := func(p int) int {
-		if r, ok := perm[p]; ok {
-			return r
-		}
-		return p
-	}
-	for _, sw := range swaps {
-		rj, rp := at(sw[0]), at(sw[1])
-		perm[sw[0]], perm[sw[1]] = rp, rj
-	}
-	s.where = make(map[int]int, len(perm))
-	for p, r := range perm {
-		if r != p {
-			s.where[r] = p
-		}
-	}
+	k := len(rows)
+	s.test = rows
 	s.TrainN, s.TestN = s.N-k, k
 	s.Notes = append(s.Notes, fmt.Sprintf("%s has no test split: holding out %d of its %d samples (--val-split %g, seed %d) as the test split; reading it in chunks", path, k, s.N, o.ValSplit, o.Seed))
 	return s, nil
@@ -221,15 +207,14 @@ func (s *Stream) Next(max int, into *Chunk) (*Chunk, error) {
 	c.Labels = c.Labels[:0]
 	for i := range c.N {
 		r := s.row + i
-		p, ok := s.where[r]
-		if !ok {
-			p = r
+		if s.tested < len(s.test) && s.test[s.tested] == r {
+			c.Test = append(c.Test, true)
+			c.Index = append(c.Index, s.tested)
+			s.tested++
+		} else {
+			c.Test = append(c.Test, false)
+			c.Index = append(c.Index, r-s.tested)
 		}
-		c.Test = append(c.Test, p >= s.TrainN)
-		if p >= s.TrainN {
-			p -= s.TrainN
-		}
-		c.Index = append(c.Index, p)
 	}
 	if s.Labeled {
 		for i, l := range labels {
