@@ -148,7 +148,10 @@ func (d *dataFlags) modelData(mc engine.ModelConfig, set map[string]bool) (strin
 	if mc.DataConfig != nil {
 		o = mc.DataConfig.Options()
 		classes = mc.DataConfig.Classes
-		if path == "" {
+		// IDX data is looked for as it always was (--data, $CAETRAIN_DATA,
+		// the system directory, the embedded sample); other data is the
+		// model's own file.
+		if path == "" && mc.DataConfig.Format != "idx" {
 			path = mc.DataConfig.Path
 		}
 	} else {

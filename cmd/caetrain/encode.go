@@ -44,11 +44,12 @@ int64, in a format NumPy and PyTorch read directly:
                       torch.from_numpy(codes)
 
 Rows are in the data set's order within each split (with --val-split, the
-training split is the file less the held-out rows). Without --data, the data the model
-was trained on, read and scaled as it was; with it, other data scaled the
-same way. Data without labels gives no labels tensor (nor FILE.labels.npy),
-with a note on stderr. Files are replaced atomically. Prints a JSON summary
-on stdout.
+training split is the file less the held-out rows). Without --data: IDX data
+where training looks for it, or the model's own data file of another format,
+read and scaled as it was; with --data, other data scaled the same way. Data
+without labels gives no labels tensor (nor FILE.labels.npy), with a note on
+stderr. .npy and CSV/TSV files are read in chunks (only the codes are held).
+Files are replaced atomically. Prints a JSON summary on stdout.
 
 Flags:
 `)

@@ -80,9 +80,10 @@ MODEL/report; JSON field report_dir):
   loss_curve.png      from MODEL/metrics.jsonl, when present
   report.json         the JSON printed on stdout
 
-Without --data, eval reads the data the model was trained on (config.json's
-data_config: the same file, test split and scaling); with --data, other data
-in any format train reads, scaled as the model's data was. Without labels,
+Without --data, eval reads IDX data where training looks for it, or, for a
+model trained on another format, the model's own data file again
+(config.json's data_config: the same file, test split and scaling); with
+--data, other data in any format train reads, scaled as the model's was. Without labels,
 the probe and k-NN are skipped, with a note on stderr.
 
 Flags:
