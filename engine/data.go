@@ -67,6 +67,10 @@ func DetectDataFormat(path string) (string, error) { return dataset.DetectFormat
 // ParseImageSize parses --image-size's "WIDTHxHEIGHT".
 func ParseImageSize(s string) (w, h int, err error) { return dataset.ParseImageSize(s) }
 
+// ErrUnknownDataFormat is wrapped by OpenData's error when the format
+// cannot be told from the path and --format was not given.
+var ErrUnknownDataFormat = dataset.ErrUnknownFormat
+
 // ErrDataTooLarge is wrapped by OpenData's error when the data will not
 // fit in the available memory.
 var ErrDataTooLarge = dataset.ErrTooLarge

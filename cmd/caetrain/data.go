@@ -27,10 +27,10 @@ type dataFlags struct {
 const dataHelp = `--data is a directory of IDX files (MNIST, Fashion-MNIST), a directory of
 CIFAR-10 binary batches, a folder of images (DIR/<class>/*.png|jpg, or flat),
 or a file: .npy, .npz, .csv, .tsv, .safetensors (--format overrides the
-detection). Without a test split of its own, a
-seeded --val-split of the rows is held out as one. Bytes are divided by 255;
-float data are scaled as --scale says, with statistics from the training
-split, saved in config.json and reused by eval and encode.`
+detection). Without a test split of its own, a seeded --val-split of the rows
+is held out as one. Bytes are divided by 255; float data are scaled as
+--scale says, with statistics from the training split, saved in config.json
+and reused by eval and encode.`
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.path, "data", "", "the data: a directory of IDX files, of CIFAR-10 batches or of images, or a .npy, .npz, .csv, .tsv or .safetensors file")
@@ -130,6 +130,9 @@ func (d *dataFlags) open(seed uint64, stderr io.Writer) (*engine.Data, error) {
 	o.Progress = progressTo(stderr, "caetrain")
 	data, err := engine.OpenData(d.path, o)
 	if err != nil {
+		if errors.Is(err, engine.ErrUnknownDataFormat) {
+			return nil, usageError{err}
+		}
 		return nil, err
 	}
 	announce(data, "caetrain", stderr)
@@ -200,6 +203,9 @@ func (d *dataFlags) openForModel(mc engine.ModelConfig, set map[string]bool, who
 		if errors.Is(err, engine.ErrDataTooLarge) {
 			err = fmt.Errorf("%w\n(eval --quick and encode read .npy and CSV files in chunks)", err)
 		}
+		if errors.Is(err, engine.ErrUnknownDataFormat) {
+			return nil, usageError{err}
+		}
 		return nil, err
 	}
 	announce(data, who, stderr)
@@ -217,6 +223,9 @@ func (d *dataFlags) streamForModel(mc engine.ModelConfig, set map[string]bool, w
 	if format == "" {
 		var err error
 		if format, err = engine.DetectDataFormat(path); err != nil {
+			if errors.Is(err, engine.ErrUnknownDataFormat) {
+				return nil, usageError{err}
+			}
 			return nil, err
 		}
 	}

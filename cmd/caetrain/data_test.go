@@ -173,6 +173,8 @@ func TestBadData(t *testing.T) {
 		{"npy nan", []string{"--data", nan}, exitFailure, []string{"nan.npy", "sample 2, feature 1 is NaN"}},
 		{"npz not zip", []string{"--data", write("d.npz", "hello")}, exitFailure, []string{"d.npz", "not an .npz archive"}},
 		{"missing file", []string{"--data", filepath.Join(dir, "none.npy")}, exitFailure, []string{"none.npy does not exist"}},
+		{"unknown extension", []string{"--data", write("e.txt", "1,2\n")}, exitUsage, []string{`e.txt: cannot tell the format from the name ".txt"; give --format`}},
+		{"format given", []string{"--data", write("f.txt", "a\tb\nx\t2\n3\t4\n"), "--format", "tsv"}, exitFailure, []string{`f.txt:2:1: column 0 ("a"): "x" is not a number`}},
 		{"arch wider than data", []string{"--data", good, "--arch", "8,4"}, exitUsage, []string{"--arch 8,4: the input width 8 does not match the data's 5 values per sample", "give 5,8,4"}},
 		{"bce outside [0,1]", []string{"--data", good, "--scale", "none", "--preset", "rifai"}, exitUsage, []string{"--loss bce needs inputs in [0,1]", "good.npy", "--scale minmax"}},
 		{"bad scale", []string{"--data", good, "--scale", "log"}, exitUsage, []string{`--scale "log"`}},

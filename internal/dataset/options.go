@@ -58,6 +58,10 @@ type Options struct {
 	MemAvailable func() (int64, bool)
 }
 
+// ErrUnknownFormat is wrapped by errors for a path whose format cannot be
+// told from its name.
+var ErrUnknownFormat = errors.New("cannot tell the format")
+
 // ErrTooLarge is wrapped by errors for data that will not fit in memory.
 var ErrTooLarge = errors.New("data too large for the available memory")
 
@@ -97,7 +101,7 @@ func DetectFormat(path string) (string, error) {
 	case ".bin":
 		return FormatCIFAR, nil
 	default:
-		return "", fmt.Errorf("--data %s: cannot tell the format from the name %q; give --format (%s)", path, ext, strings.Join(FormatNames, ", "))
+		return "", fmt.Errorf("--data %s: %w from the name %q; give --format (%s)", path, ErrUnknownFormat, ext, strings.Join(FormatNames, ", "))
 	}
 }
 
