@@ -16,6 +16,13 @@ import (
 func readNumPy(path, format string, o *Options) (*raw, error) {
 	r := &raw{}
 	if format == FormatNPY {
+		h, err := npy.ReadFileHeader(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := o.checkHeader(path, h); err != nil {
+			return nil, err
+		}
 		a, err := npy.Open(path)
 		if err != nil {
 			return nil, err
@@ -45,6 +52,22 @@ func readNumPy(path, format string, o *Options) (*raw, error) {
 	}
 	if !ar.Has(xTrain) {
 		return nil, fmt.Errorf("%s: no array %q; it holds %s (name the data with --x-key and the labels with --y-key)", path, xTrain, strings.Join(ar.Keys(), ", "))
+	}
+	var need int64
+	var shapes []string
+	for _, k := range []string{xTrain, xTest} {
+		if k == "" || !ar.Has(k) {
+			continue
+		}
+		h, err := ar.Header(k)
+		if err != nil {
+			return nil, err
+		}
+		need += headerBytes(h)
+		shapes = append(shapes, fmt.Sprintf("%s %s of %s", k, h.ShapeString(), h.Descr))
+	}
+	if err := o.checkFits(path, need, strings.Join(shapes, " and ")); err != nil {
+		return nil, err
 	}
 	x, err := ar.Read(xTrain)
 	if err != nil {
@@ -131,11 +154,6 @@ func samples(a *npy.Array, o *Options) (Split, bool, error) {
 			s.Rows, s.Cols, s.Channels, s.Layout = sh[2], sh[3], sh[1], "CHW"
 		}
 	}
-	need := int64(s.N) * int64(s.Dim) * 4
-	what := fmt.Sprintf("shape %v", a.Shape)
-	if err := o.checkFits(a.Name, need, what); err != nil {
-		return s, false, err
-	}
 	if a.U8 != nil {
 		s.X = bytesToUnit(a.U8)
 		a.U8 = nil
@@ -146,6 +164,20 @@ func samples(a *npy.Array, o *Options) (Split, bool, error) {
 	}
 	s.X = a.F32
 	return s, false, nil
+}
+
+// checkHeader refuses an array that will not fit in memory as float32
+// (with its bytes as well, for uint8 ones, which are converted).
+func (o *Options) checkHeader(name string, h npy.Header) error {
+	return o.checkFits(name, headerBytes(h), fmt.Sprintf("shape %s of %s", h.ShapeString(), h.Descr))
+}
+
+func headerBytes(h npy.Header) int64 {
+	n := h.Elems()
+	if h.Descr == "|u1" {
+		return 5 * n
+	}
+	return 4 * n
 }
 
 // bytesToUnit returns b/255 as float32.

@@ -348,6 +348,8 @@ func TestOpenErrors(t *testing.T) {
 		{name: "unknown extension", file: "a.parquet", b: []byte("x"), want: `cannot tell the format from the name ".parquet"; give --format`},
 		{name: "too large", file: "a.npy", b: npyFile("<f4", []int{4, 4}, f32s(ramp(4, 4))), o: Options{MemAvailable: func() (int64, bool) { return 10, true }},
 			want: "needs 0.00 GB as float32 but only 0.00 GB is available", large: true},
+		{name: "npz too large", file: "a.npz", b: npzFile(t, "x_train", npyFile("|u1", []int{4, 4}, make([]byte, 16)), "x_test", npyFile("<f8", []int{1, 4}, make([]byte, 32))),
+			o: Options{MemAvailable: func() (int64, bool) { return 95, true }}, want: "x_train (4, 4) of |u1 and x_test (1, 4) of <f8 needs 0.00 GB", large: true},
 		{name: "csv too large", file: "a.csv", b: []byte("1,2,3\n4,5,6\n"), o: Options{MemAvailable: func() (int64, bool) { return 10, true }},
 			want: "about 6 values, estimated from its first 12 bytes", large: true},
 	} {

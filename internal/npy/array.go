@@ -293,3 +293,35 @@ func decode(a *Array, k kind, b []byte, at int64) {
 
 // IsArchive reports whether path names an .npz file.
 func IsArchive(path string) bool { return strings.EqualFold(filepath.Ext(path), ".npz") }
+
+// ReadFileHeader reads the header of the .npy file at path.
+func ReadFileHeader(path string) (Header, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Header{}, err
+	}
+	defer f.Close()
+	h, err := ReadHeader(bufio.NewReader(f))
+	if err != nil {
+		return h, fmt.Errorf("%s: %w", path, err)
+	}
+	return h, nil
+}
+
+// Header reads the header of the array key.
+func (ar *Archive) Header(key string) (Header, error) {
+	zf := ar.byKey[key]
+	if zf == nil {
+		return Header{}, fmt.Errorf("%s: no array %q; the archive holds %s", ar.Path, key, strings.Join(ar.Keys(), ", "))
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return Header{}, fmt.Errorf("%s[%s]: %v", ar.Path, key, err)
+	}
+	defer rc.Close()
+	h, err := ReadHeader(rc)
+	if err != nil {
+		return h, fmt.Errorf("%s[%s]: %w", ar.Path, key, err)
+	}
+	return h, nil
+}
