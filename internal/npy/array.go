@@ -164,7 +164,12 @@ func (ar *Archive) Read(key string) (*Array, error) {
 		a   *Array
 		err error
 	)
-	if off, oerr := zf.DataOffset(); oerr == nil && zf.Method == zip.Store {
+	// A stored member is read (and mapped) in place, but only where the
+	// zip directory's sizes agree and lie inside the file: mapped pages
+	// past the end of a file fault on access.
+	st, _ := ar.f.Stat()
+	if off, oerr := zf.DataOffset(); oerr == nil && zf.Method == zip.Store && st != nil &&
+		zf.CompressedSize64 == zf.UncompressedSize64 && off >= 0 && uint64(off)+zf.UncompressedSize64 <= uint64(st.Size()) {
 		sr := io.NewSectionReader(ar.f, off, int64(zf.UncompressedSize64))
 		a, err = read(sr, int64(zf.UncompressedSize64), name, func(o, n int64) ([]byte, func() error, error) {
 			return mmap(ar.f, off+o, n)
