@@ -85,7 +85,7 @@ func Open(path string, o Options) (*Dataset, error) {
 			}
 		}
 	}
-	d := &Dataset{Source: path, Format: format, closers: r.closers, Notes: r.notes}
+	d := &Dataset{Source: path, Format: format, closers: r.closers, Notes: append(ignored(format, o), r.notes...)}
 	d.Train, d.Test = r.train, r.test
 	if err := d.labels(r); err != nil {
 		d.Close()
@@ -259,4 +259,29 @@ func (d *Dataset) holdOut(frac float64, seed uint64) error {
 	d.TestFrom = fmt.Sprintf("val-split %g seed %d", frac, seed)
 	d.Notes = append(d.Notes, fmt.Sprintf("%s has no test split: holding out %d of its %d samples (--val-split %g, seed %d) as the test split", d.Source, k, n+k, frac, seed))
 	return nil
+}
+
+// ignored names the options given that format does not use.
+func ignored(format string, o Options) []string {
+	var flags []string
+	csv := format == FormatCSV || format == FormatTSV
+	if !csv && o.LabelCol != "" {
+		flags = append(flags, "--label-col")
+	}
+	if !csv && (o.Header == "yes" || o.Header == "no") {
+		flags = append(flags, "--header")
+	}
+	if format != FormatNPZ && format != FormatSafetensors && (o.XKey != "" || o.YKey != "") {
+		flags = append(flags, "--x-key/--y-key")
+	}
+	if format != FormatCIFAR && format != FormatImages && o.Gray {
+		flags = append(flags, "--gray")
+	}
+	if format != FormatImages && (o.ImageSize != "" || o.SkipBad) {
+		flags = append(flags, "--image-size/--skip-bad")
+	}
+	if len(flags) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: ignored for %s data", strings.Join(flags, ", "), format)}
 }

@@ -372,3 +372,17 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestIgnoredOptions: options another format would use are named in a
+// note, not silently dropped.
+func TestIgnoredOptions(t *testing.T) {
+	path := put(t, "a.npy", npyFile("<f4", []int{4, 2}, f32s(ramp(4, 2))))
+	d, err := Open(path, Options{LabelCol: "y", Gray: true, ValSplit: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if want := "--label-col, --gray: ignored for npy data"; !slices.Contains(d.Notes, want) {
+		t.Errorf("notes %q lack %q", d.Notes, want)
+	}
+}
