@@ -11,9 +11,12 @@
 // files with an x/y tensor pair, and image folders (DIR/<class>/*.png|jpg
 // or flat, decoded on all cores). It checks the float32 size against
 // MemAvailable first (ErrTooLarge), refuses NaN and infinite values, holds
-// out a seeded test split in place when the data has none (holdOut), makes
-// labels class indices, and scales the values (Scaling: bytes /255; floats
-// minmax, standard or none, with the training split's statistics).
+// out a seeded test split when the data has none (holdOut; both splits keep
+// the file's order), makes labels class indices, and scales the values
+// (Scaling: bytes /255; floats minmax, standard or none, with the training
+// split's statistics). OpenStream reads an .npy or CSV/TSV file a chunk of
+// rows at a time, each row assigned and scaled as Open would, for eval and
+// encode of data larger than memory.
 //
 // # IDX data (Load)
 //
