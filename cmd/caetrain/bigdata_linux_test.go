@@ -23,7 +23,8 @@ import (
 // resident memory to stay under 1.5 GB: the array is memory-mapped, the
 // test split held out in place and the scaling skipped (the values are in
 // [0,1]), so no second copy is made. Then encode, which reads the model's
-// data again in chunks (it never holds the array), must stay under 0.5 GB. Skipped with -short (it writes
+// data again in chunks (it never holds the array), and eval (its full
+// report, which keeps only the rows its parts use) must stay under 0.5 GB. Skipped with -short (it writes
 // 1 GiB to the temporary directory) and where less than 3 GB is available.
 // Peak memory is the child's ru_maxrss; nothing here is timed.
 func TestTrainOneGBNPY(t *testing.T) {
@@ -70,6 +71,11 @@ func TestTrainOneGBNPY(t *testing.T) {
 	}
 	if !strings.Contains(log, "in chunks") {
 		t.Errorf("encode did not say it read the file in chunks:\n%s", log)
+	}
+	rss, log = peak("eval", "--model", out)
+	t.Logf("eval: peak RSS %.0f MB", float64(rss)/1e6)
+	if rss >= 0.5e9 || !strings.Contains(log, "in chunks") {
+		t.Errorf("eval peaked at %d bytes resident (bound 0.5e9), or did not read in chunks:\n%s", rss, log)
 	}
 }
 

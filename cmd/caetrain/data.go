@@ -201,7 +201,7 @@ func (d *dataFlags) openForModel(mc engine.ModelConfig, set map[string]bool, who
 	data, err := engine.OpenData(path, o)
 	if err != nil {
 		if errors.Is(err, engine.ErrDataTooLarge) {
-			err = fmt.Errorf("%w\n(eval --quick and encode read .npy and CSV files in chunks)", err)
+			err = fmt.Errorf("%w\n(eval and encode read .npy and CSV files in chunks)", err)
 		}
 		if errors.Is(err, engine.ErrUnknownDataFormat) {
 			return nil, usageError{err}

@@ -307,7 +307,7 @@ func TestImageFolderTrain(t *testing.T) {
 	}
 }
 
-// TestStreamedEvalEncode: eval --quick and encode read .npy and CSV files
+// TestStreamedEvalEncode: eval (--quick and the full report) and encode read .npy and CSV files
 // in chunks; their results equal those of reading the file into memory.
 func TestStreamedEvalEncode(t *testing.T) {
 	dir := t.TempDir()
@@ -351,7 +351,23 @@ func TestStreamedEvalEncode(t *testing.T) {
 				}
 				return
 			}
-			s, m := both("eval", "--model", out, "--quick")
+			// The full report: the same numbers from the rows kept while
+			// streaming as from the data in memory.
+			s, m := both("eval", "--model", out, "--spectrum-n", "20", "--contraction-n", "30", "--radii", "3", "--train-n", "700", "--report", t.TempDir())
+			var fa, fb evalReport
+			json.Unmarshal([]byte(s), &fa)
+			json.Unmarshal([]byte(m), &fb)
+			parts := func(r evalReport) string {
+				b, _ := json.Marshal([]any{r.N, r.Saturation, r.Contraction, r.Spectrum, r.KNNAcc, r.ProbeTestAcc, r.ProbeTrainAcc})
+				return string(b)
+			}
+			if fa.Saturation == nil || parts(fa) != parts(fb) {
+				t.Errorf("streamed report differs from in memory:\n%s\n%s", s, m)
+			}
+			if (fa.KNNAcc != nil) != (tc.name == "csv") {
+				t.Errorf("k-NN accuracy %v; want one only for the labeled CSV", fa.KNNAcc)
+			}
+			s, m = both("eval", "--model", out, "--quick")
 			var a, b evalReport
 			json.Unmarshal([]byte(s), &a)
 			json.Unmarshal([]byte(m), &b)
