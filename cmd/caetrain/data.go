@@ -107,7 +107,8 @@ func (d *dataFlags) options(seed uint64) engine.DataOptions {
 	}
 }
 
-// progressTo reports image decoding on stderr when it is a terminal.
+// progressTo draws a bar of image decoding on stderr when it is a
+// terminal.
 func progressTo(stderr io.Writer, who string) func(done, total int) {
 	f, ok := stderr.(*os.File)
 	if !ok {
@@ -117,7 +118,12 @@ func progressTo(stderr io.Writer, who string) func(done, total int) {
 		return nil
 	}
 	return func(done, total int) {
-		fmt.Fprintf(stderr, "\r%s: decoding images %d/%d", who, done, total)
+		const width = 30
+		filled := width
+		if total > 0 {
+			filled = width * done / total
+		}
+		fmt.Fprintf(stderr, "\r%s: decoding images [%s%s] %d/%d", who, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), done, total)
 		if done == total {
 			fmt.Fprintln(stderr)
 		}

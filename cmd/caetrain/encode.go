@@ -276,7 +276,7 @@ func encodeStream(ev *engine.Evaluator, st *engine.DataStream, splits []string, 
 		}
 	}
 	if n := st.Clipped(); n > 0 {
-		fmt.Fprintf(stderr, "caetrain encode: --scale minmax: %d values fell outside the range of the model's training split and were clipped to [0,1]\n", n)
+		fmt.Fprintf(stderr, "caetrain encode: --scale minmax: %d value(s) fell outside the range of the model's training split and were clipped to [0,1]\n", n)
 	}
 	return parts, nil
 }

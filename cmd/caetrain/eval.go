@@ -513,7 +513,7 @@ func evalStream(p *graph.Params, mc engine.ModelConfig, st *engine.DataStream, f
 		f.probe = false
 	}
 	if n := st.Clipped(); n > 0 {
-		fmt.Fprintf(stderr, "caetrain eval: --scale minmax: %d values fell outside the range of the model's training split and were clipped to [0,1]\n", n)
+		fmt.Fprintf(stderr, "caetrain eval: --scale minmax: %d value(s) fell outside the range of the model's training split and were clipped to [0,1]\n", n)
 	}
 	return emitReport(&rep, f, ev, mc, d, testCodes, start, stdout, stderr)
 }

@@ -76,7 +76,7 @@ func (d *Dataset) scale(o Options) error {
 			if i == 0 {
 				which = "training"
 			}
-			d.Notes = append(d.Notes, fmt.Sprintf("--scale minmax: %d %s values fell outside the training split's range and were clipped to [0,1]", n, which))
+			d.Notes = append(d.Notes, fmt.Sprintf("--scale minmax: %d %s value(s) fell outside the training split's range and were clipped to [0,1]", n, which))
 		}
 	}
 	return nil
