@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/caetrain/caetrain/engine"
+	"github.com/caetrain/caetrain/internal/safetensors"
 )
 
 // npyOf writes n rows of dim float32 values from f to dir/name.
@@ -54,7 +56,8 @@ func readConfig(t *testing.T, dir string) engine.ModelConfig {
 }
 
 // TestTrainOwnData trains on an .npy file (no test split, no labels,
-// values outside [0,1]) and a CSV file with a label column, then evaluates
+// values outside [0,1]), a CSV file with a label column and a PyTorch-style
+// safetensors x/y pair (with the rifai preset, BCE), then evaluates
 // and encodes each without --data: the model's data, split and scaling are
 // used again (eval's test_recon equals the training run's final one), and
 // labels are skipped with a note where there are none.
@@ -70,6 +73,23 @@ func TestTrainOwnData(t *testing.T) {
 	csvPath := filepath.Join(dir, "rows.csv")
 	os.WriteFile(csvPath, []byte(csv.String()), 0o644)
 
+	// As safetensors.torch.save_file({"x": x, "y": y}) writes it: images
+	// [N, 1, 4, 4] in [0,1] and int64 labels.
+	xs := make([]float32, 120*16)
+	ys := make([]byte, 0, 120*8)
+	for i := range xs {
+		xs[i] = float32(rng.Float64())
+	}
+	for i := range 120 {
+		ys = binary.LittleEndian.AppendUint64(ys, uint64(i%3))
+	}
+	var st bytes.Buffer
+	if err := safetensors.Encode(&st, []safetensors.Tensor{safetensors.F32("x", []int{120, 1, 4, 4}, xs), {Name: "y", DType: "I64", Shape: []int{120}, Data: ys}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	stPath := filepath.Join(dir, "pair.safetensors")
+	os.WriteFile(stPath, st.Bytes(), 0o644)
+
 	for _, tc := range []struct {
 		name        string
 		args        []string
@@ -78,6 +98,7 @@ func TestTrainOwnData(t *testing.T) {
 		labeled     bool
 		trainNotice string
 	}{
+		{"safetensors x/y, rifai preset", []string{"--data", stPath, "--preset", "rifai", "--arch", "8"}, []int{16, 8}, "none", true, "holding out 12 of its 120 samples"},
 		{"npy, input width left out", []string{"--data", npy, "--arch", "6,3"}, []int{12, 6, 3}, "minmax", false, "holding out 30 of its 300 samples"},
 		{"npy, standard scaling, full arch", []string{"--data", npy, "--arch", "12,4", "--scale", "standard"}, []int{12, 4}, "standard", false, "holding out 30"},
 		{"csv with labels, preset's arch", []string{"--data", csvPath, "--label-col", "kind"}, []int{3, 64, 32, 16}, "minmax", true, "holding out 20 of its 200 samples"},
