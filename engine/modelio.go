@@ -46,8 +46,11 @@ type ModelConfig struct {
 	Eps        float64 `json:"eps,omitempty"`
 	Seed       uint64  `json:"seed"`
 	Data       string  `json:"data,omitempty"`
-	Device     string  `json:"device,omitempty"`
-	Version    string  `json:"caetrain_version,omitempty"`
+	// DataConfig says how the data was read and scaled (absent in models
+	// trained before it was recorded: IDX bytes divided by 255).
+	DataConfig *DataConfig `json:"data_config,omitempty"`
+	Device     string      `json:"device,omitempty"`
+	Version    string      `json:"caetrain_version,omitempty"`
 }
 
 // Spec is the model's graph.Spec.

@@ -42,9 +42,7 @@ func Subsample(s Samples, labels []uint8, n int, seed uint64) (Samples, []uint8)
 	if n <= 0 || n >= s.N {
 		return s, labels
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x73756273616d706c)) // "subsampl"
-	idx := rng.Perm(s.N)[:n]
-	slices.Sort(idx)
+	idx := SubsampleIndices(s.N, n, seed)
 	out := Samples{X: make([]float32, 0, n*s.Dim), N: n, Dim: s.Dim}
 	lab := make([]uint8, n)
 	for r, i := range idx {
@@ -52,6 +50,18 @@ func Subsample(s Samples, labels []uint8, n int, seed uint64) (Samples, []uint8)
 		lab[r] = labels[i]
 	}
 	return out, lab
+}
+
+// SubsampleIndices returns the rows, in increasing order, that Subsample
+// picks for n of total samples with seed (nil when it keeps them all).
+func SubsampleIndices(total, n int, seed uint64) []int {
+	if n <= 0 || n >= total {
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x73756273616d706c)) // "subsampl"
+	idx := rng.Perm(total)[:n]
+	slices.Sort(idx)
+	return idx
 }
 
 // ProbeOptions configure LinearProbe. Zero values take the defaults.

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Command caetrain trains contractive autoencoders (Rifai et al., ICML 2011)
-// on Fashion-MNIST or MNIST, and evaluates them.
+// on Fashion-MNIST or MNIST, CIFAR-10, or the user's own data (.npy, .npz,
+// CSV/TSV, safetensors, image folders: --data PATH), and evaluates them.
 //
 // Usage:
 //
 //	caetrain [train] [flags]                  train a model (the default action)
-//	caetrain eval --model DIR [--data DIR] [--n N] [--report DIR]
-//	caetrain encode --model DIR [--data DIR] --out FILE [--split train|test|both]
+//	caetrain eval --model DIR [--data PATH] [--n N] [--report DIR]
+//	caetrain encode --model DIR [--data PATH] --out FILE [--split train|test|both]
 //	caetrain probe                            (GPU builds) print the GPU's name
 //
 // Training writes into --out (default runs/<timestamp>):

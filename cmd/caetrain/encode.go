@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,7 +21,8 @@ import (
 func encodeMain(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("caetrain encode", flag.ContinueOnError)
 	model := fs.String("model", "", "directory of a trained model (model.safetensors and config.json)")
-	data := fs.String("data", "", "data directory (default: $CAETRAIN_DATA, /usr/share/datasets/fashion-mnist, else the embedded sample)")
+	var df dataFlags
+	df.register(fs)
 	out := fs.String("out", "", "file to write: NAME.safetensors, or NAME.npy (with NAME.labels.npy beside it)")
 	split := fs.String("split", "test", "images to encode: train, test or both (both needs .safetensors)")
 	n := fs.Int("n", 0, "encode only the first N images of each split (0: all)")
@@ -41,8 +43,13 @@ int64, in a format NumPy and PyTorch read directly:
                       codes = np.load("codes.npy"); labels = np.load("codes.labels.npy")
                       torch.from_numpy(codes)
 
-Rows are in the data set's order. Files are replaced atomically. Prints a
-JSON summary on stdout.
+Rows are in the data set's order within each split (with --val-split, the
+training split is the file less the held-out rows). Without --data: IDX data
+where training looks for it, or the model's own data file of another format,
+read and scaled as it was; with --data, other data scaled the same way. Data
+without labels gives no labels tensor (nor FILE.labels.npy), with a note on
+stderr. .npy and CSV/TSV files are read in chunks (only the codes are held).
+Files are replaced atomically. Prints a JSON summary on stdout.
 
 Flags:
 `)
@@ -53,6 +60,10 @@ Flags:
 	}
 	if *model == "" {
 		return usagef("encode: --model DIR is required")
+	}
+	set := setFlags(fs)
+	if err := df.check(set); err != nil {
+		return err
 	}
 	if *out == "" {
 		return usagef("encode: --out FILE is required (FILE.safetensors or FILE.npy)")
@@ -83,15 +94,32 @@ Flags:
 	if err != nil {
 		return err
 	}
-	d, err := engine.LoadData(*data)
+	st, err := df.streamForModel(mc, set, "caetrain encode", stderr)
 	if err != nil {
 		return err
 	}
-	if d.Embedded {
-		fmt.Fprintln(stderr, d.Notice)
+	var (
+		d      *engine.Data
+		source string
+	)
+	if st != nil {
+		defer st.Close()
+		source = st.Source
+		if st.Dim != mc.Arch[0] {
+			return fmt.Errorf("encode: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], st.Dim, st.Source)
+		}
+	} else {
+		if d, err = df.openForModel(mc, set, "caetrain encode", stderr); err != nil {
+			return err
+		}
+		defer d.Close()
+		source = d.Source
+		if d.Test.Dim != mc.Arch[0] {
+			return fmt.Errorf("encode: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], d.Test.Dim, d.Source)
+		}
 	}
-	if d.Test.Dim != mc.Arch[0] {
-		return fmt.Errorf("encode: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], d.Test.Dim, d.Source)
+	if (st != nil && !st.Labeled) || (d != nil && !d.Labeled()) {
+		fmt.Fprintf(stderr, "caetrain encode: the data has no labels: writing the codes only\n")
 	}
 	ev, err := engine.NewEvaluator(p)
 	if err != nil {
@@ -100,27 +128,31 @@ Flags:
 	defer ev.Close()
 	width := mc.Arch[len(mc.Arch)-1]
 
-	type part struct {
-		split  string
-		codes  []float32
-		labels []uint8
-	}
 	var parts []part
-	for _, sp := range splits {
-		s, labels := d.Test, d.TestLabels
-		if sp == "train" {
-			s, labels = d.Train, d.TrainLabels
-		}
-		rows := s.N
-		if *n > 0 {
-			rows = min(*n, s.N)
-		}
-		fmt.Fprintf(stderr, "caetrain encode: encoding %d %s images\n", rows, sp)
-		codes, err := ev.Encode(s, rows)
-		if err != nil {
+	if st != nil {
+		if parts, err = encodeStream(ev, st, splits, *n, width, stderr); err != nil {
 			return err
 		}
-		parts = append(parts, part{sp, codes, labels[:rows]})
+	} else {
+		for _, sp := range splits {
+			s, labels := d.Test, d.TestLabels
+			if sp == "train" {
+				s, labels = d.Train, d.TrainLabels
+			}
+			rows := s.N
+			if *n > 0 {
+				rows = min(*n, s.N)
+			}
+			fmt.Fprintf(stderr, "caetrain encode: encoding %d %s images\n", rows, sp)
+			codes, err := ev.Encode(s, rows)
+			if err != nil {
+				return err
+			}
+			if labels != nil {
+				labels = labels[:rows]
+			}
+			parts = append(parts, part{sp, codes, labels, rows})
+		}
 	}
 
 	files := []string{*out}
@@ -131,11 +163,12 @@ Flags:
 			if len(parts) > 1 {
 				prefix = pt.split + "."
 			}
-			ts = append(ts,
-				safetensors.F32(prefix+"codes", []int{len(pt.labels), width}, pt.codes),
-				safetensors.Tensor{Name: prefix + "labels", DType: "I64", Shape: []int{len(pt.labels)}, Data: int64LE(pt.labels)})
+			ts = append(ts, safetensors.F32(prefix+"codes", []int{pt.rows, width}, pt.codes))
+			if pt.labels != nil {
+				ts = append(ts, safetensors.Tensor{Name: prefix + "labels", DType: "I64", Shape: []int{pt.rows}, Data: int64LE(pt.labels)})
+			}
 		}
-		meta := map[string]string{"producer": "caetrain", "model": *model, "data": d.Source, "split": *split, "act": mc.Act}
+		meta := map[string]string{"producer": "caetrain", "model": *model, "data": source, "split": *split, "act": mc.Act}
 		if err := safetensors.WriteFile(*out, ts, meta); err != nil {
 			return err
 		}
@@ -143,20 +176,22 @@ Flags:
 		pt := parts[0]
 		labelsPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".labels.npy"
 		if err := atomicfile.WriteFile(*out, func(w io.Writer) error {
-			return writeNPY(w, "<f4", []int{len(pt.labels), width}, float32LE(pt.codes))
+			return writeNPY(w, "<f4", []int{pt.rows, width}, float32LE(pt.codes))
 		}, 0o644); err != nil {
 			return err
 		}
-		if err := atomicfile.WriteFile(labelsPath, func(w io.Writer) error {
-			return writeNPY(w, "<i8", []int{len(pt.labels)}, int64LE(pt.labels))
-		}, 0o644); err != nil {
-			return err
+		if pt.labels != nil {
+			if err := atomicfile.WriteFile(labelsPath, func(w io.Writer) error {
+				return writeNPY(w, "<i8", []int{pt.rows}, int64LE(pt.labels))
+			}, 0o644); err != nil {
+				return err
+			}
+			files = append(files, labelsPath)
 		}
-		files = append(files, labelsPath)
 	}
 	counts := map[string]int{}
 	for _, pt := range parts {
-		counts[pt.split] = len(pt.labels)
+		counts[pt.split] = pt.rows
 	}
 	return json.NewEncoder(stdout).Encode(struct {
 		Files     []string       `json:"files"`
@@ -164,7 +199,86 @@ Flags:
 		CodeUnits int            `json:"code_units"`
 		Model     string         `json:"model"`
 		Data      string         `json:"data"`
-	}{files, counts, width, *model, d.Source})
+	}{files, counts, width, *model, source})
+}
+
+// part is one split's codes.
+type part struct {
+	split  string
+	codes  []float32
+	labels []uint8 // nil without labels
+	rows   int
+}
+
+// encodeStream encodes the splits of a file read in chunks: each row's
+// code goes to its place in its split, so the result is what encoding the
+// data in memory gives. Only the codes are held.
+func encodeStream(ev *engine.Evaluator, st *engine.DataStream, splits []string, limit, width int, stderr io.Writer) ([]part, error) {
+	parts := make([]part, len(splits))
+	want := [2]int{-1, -1} // part index of train, test
+	for i, sp := range splits {
+		rows := st.TrainN
+		if sp == "test" {
+			rows = st.TestN
+			want[1] = i
+		} else {
+			want[0] = i
+		}
+		if limit > 0 {
+			rows = min(rows, limit)
+		}
+		parts[i] = part{split: sp, codes: make([]float32, rows*width), rows: rows}
+		if st.Labeled {
+			parts[i].labels = make([]uint8, rows)
+		}
+		fmt.Fprintf(stderr, "caetrain encode: encoding %d %s samples, reading %s in chunks\n", rows, sp, st.Source)
+	}
+	const chunk = 4096
+	var (
+		c     *engine.DataChunk
+		batch []float32
+		dest  []int // part, index of each row of batch
+		err   error
+	)
+	for {
+		c, err = st.Next(chunk, c)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		batch, dest = batch[:0], dest[:0]
+		for i := range c.N {
+			sp := 0
+			if c.Test[i] {
+				sp = 1
+			}
+			pi := want[sp]
+			if pi < 0 || c.Index[i] >= parts[pi].rows {
+				continue
+			}
+			batch = append(batch, c.X[i*st.Dim:(i+1)*st.Dim]...)
+			dest = append(dest, pi, c.Index[i])
+			if c.Labels != nil {
+				parts[pi].labels[c.Index[i]] = c.Labels[i]
+			}
+		}
+		if len(dest) == 0 {
+			continue
+		}
+		codes, err := ev.Encode(engine.Samples{X: batch, N: len(dest) / 2, Dim: st.Dim}, 0)
+		if err != nil {
+			return nil, err
+		}
+		for r := 0; r < len(dest); r += 2 {
+			copy(parts[dest[r]].codes[dest[r+1]*width:], codes[r/2*width:(r/2+1)*width])
+		}
+	}
+	if n := st.Clipped(); n > 0 {
+		fmt.Fprintf(stderr, "caetrain encode: --scale minmax: %d value(s) fell outside the range of the model's training split and were clipped to [0,1]\n", n)
+	}
+	return parts, nil
 }
 
 func float32LE(v []float32) []byte {

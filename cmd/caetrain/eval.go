@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,13 +15,15 @@ import (
 	"time"
 
 	"github.com/caetrain/caetrain/engine"
+	"github.com/caetrain/caetrain/graph"
 	"github.com/caetrain/caetrain/internal/atomicfile"
 	"github.com/caetrain/caetrain/internal/plot"
 )
 
 // evalFlags are the eval command's flags.
 type evalFlags struct {
-	model, data, report                   string
+	model, report                         string
+	data                                  dataFlags
 	n, spectrumN, spectrumK, contractionN int
 	radii, trainN, knnK, probeIter        int
 	radiusMin, radiusMax, probeL2         float64
@@ -31,7 +34,7 @@ type evalFlags struct {
 func newEvalFlagSet(f *evalFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("caetrain eval", flag.ContinueOnError)
 	fs.StringVar(&f.model, "model", "", "directory of a trained model (model.safetensors and config.json)")
-	fs.StringVar(&f.data, "data", "", "data directory (default: $CAETRAIN_DATA, /usr/share/datasets/fashion-mnist, else the embedded sample)")
+	f.data.register(fs)
 	fs.IntVar(&f.n, "n", 0, "use the first N test images (0: all)")
 	fs.BoolVar(&f.quick, "quick", false, "only test_recon and the Jacobian norms; compute and write nothing else")
 	fs.StringVar(&f.report, "report", "", "folder for the report's CSV, PNG and JSON files (default MODEL/report)")
@@ -76,6 +79,12 @@ MODEL/report; JSON field report_dir):
                       the same training images
   loss_curve.png      from MODEL/metrics.jsonl, when present
   report.json         the JSON printed on stdout
+
+Without --data, eval reads IDX data where training looks for it, or, for a
+model trained on another format, the model's own data file again
+(config.json's data_config: the same file, test split and scaling); with
+--data, other data in any format train reads, scaled as the model's was. Without labels,
+the probe and k-NN are skipped, with a note on stderr.
 
 Flags:
 `)
@@ -137,6 +146,10 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if f.model == "" {
 		return usagef("eval: --model DIR is required")
 	}
+	set := setFlags(fs)
+	if err := f.data.check(set); err != nil {
+		return err
+	}
 	for _, c := range []struct {
 		name string
 		v    int
@@ -162,13 +175,19 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := engine.LoadData(f.data)
+	st, err := f.data.streamForModel(mc, set, "caetrain eval", stderr)
 	if err != nil {
 		return err
 	}
-	if d.Embedded {
-		fmt.Fprintln(stderr, d.Notice)
+	if st != nil {
+		defer st.Close()
+		return evalStream(p, mc, st, &f, start, stdout, stderr)
 	}
+	d, err := f.data.openForModel(mc, set, "caetrain eval", stderr)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
 	if d.Test.Dim != mc.Arch[0] {
 		return fmt.Errorf("eval: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], d.Test.Dim, d.Source)
 	}
@@ -185,8 +204,15 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 		TestRecon: res.Recon, TestJacobianFro: res.JacobianFro, TestJacobianFro2: res.JacobianFro2,
 		N: res.N, Model: f.model, Data: d.Source,
 	}
+	return emitReport(&rep, &f, ev, mc, d, nil, start, stdout, stderr)
+}
+
+// emitReport completes rep (unless --quick), writes report.json and prints
+// rep. testCodes, when not nil, are the codes of the first rep.N test
+// samples, of which d.Test may then hold only the first few.
+func emitReport(rep *evalReport, f *evalFlags, ev *engine.Evaluator, mc engine.ModelConfig, d *engine.Data, testCodes []float32, start time.Time, stdout, stderr io.Writer) error {
 	if !f.quick {
-		if err := report(&rep, &f, ev, mc, d, stderr); err != nil {
+		if err := report(rep, f, ev, mc, d, testCodes, stderr); err != nil {
 			return err
 		}
 		rep.Seconds = time.Since(start).Seconds()
@@ -205,7 +231,7 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 }
 
 // report fills the report fields of rep and writes the report's files.
-func report(rep *evalReport, f *evalFlags, ev *engine.Evaluator, mc engine.ModelConfig, d *engine.Data, stderr io.Writer) error {
+func report(rep *evalReport, f *evalFlags, ev *engine.Evaluator, mc engine.ModelConfig, d *engine.Data, testCodes []float32, stderr io.Writer) error {
 	dir := f.report
 	if dir == "" {
 		dir = filepath.Join(f.model, "report")
@@ -225,12 +251,14 @@ func report(rep *evalReport, f *evalFlags, ev *engine.Evaluator, mc engine.Model
 		return func() { fmt.Fprintf(stderr, "caetrain eval: %s: %.1fs\n", what, time.Since(t0).Seconds()) }
 	}
 
-	done := step(fmt.Sprintf("encoding %d test images", rep.N))
-	testCodes, err := ev.Encode(d.Test, rep.N)
-	if err != nil {
-		return err
+	if testCodes == nil {
+		done := step(fmt.Sprintf("encoding %d test images", rep.N))
+		var err error
+		if testCodes, err = ev.Encode(d.Test, rep.N); err != nil {
+			return err
+		}
+		done()
 	}
-	done()
 	sat, err := engine.CodeSaturation(ev.Spec.Act, testCodes, width)
 	if err != nil {
 		return err
@@ -295,7 +323,10 @@ func report(rep *evalReport, f *evalFlags, ev *engine.Evaluator, mc engine.Model
 		done()
 	}
 
-	if f.probe {
+	if f.probe && !d.Labeled() {
+		fmt.Fprintf(stderr, "caetrain eval: the data has no labels: skipping the linear probe and k-NN\n")
+	}
+	if f.probe && d.Labeled() {
 		train, labels := engine.Subsample(d.Train, d.TrainLabels, f.trainN, f.seed)
 		done := step(fmt.Sprintf("encoding %d training images", train.N))
 		trainCodes, err := ev.Encode(train, 0)
@@ -356,4 +387,133 @@ func writePNG(rep *evalReport, dir, key, name string, fig plot.Figure) error {
 	}
 	rep.Files[key] = path
 	return nil
+}
+
+// evalStream evaluates on a file read in chunks. Over the test rows (the
+// first --n) it sums each chunk's Evaluate means weighted by its rows and
+// keeps the codes and labels; it keeps the data of only the first test
+// rows the contraction curve and the spectrum use, and of the training
+// rows the probe's subsample picks (engine.SubsampleIndices, as in
+// memory). The report then runs on those, as in memory.
+func evalStream(p *graph.Params, mc engine.ModelConfig, st *engine.DataStream, f *evalFlags, start time.Time, stdout, stderr io.Writer) error {
+	if st.Dim != mc.Arch[0] {
+		return fmt.Errorf("eval: the model's input width %d does not match the data's %d values per sample (%s)", mc.Arch[0], st.Dim, st.Source)
+	}
+	ev, err := engine.NewEvaluator(p)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
+	width := mc.Arch[len(mc.Arch)-1]
+	limit := st.TestN
+	if f.n > 0 {
+		limit = min(limit, f.n)
+	}
+	keep := 0 // first test rows whose data is kept
+	var picks []int
+	probe := !f.quick && f.probe && st.Labeled
+	if !f.quick {
+		keep = min(max(f.contractionN, f.spectrumN), limit)
+		if probe {
+			if picks = engine.SubsampleIndices(st.TrainN, f.trainN, f.seed); picks == nil {
+				picks = make([]int, st.TrainN) // all
+				for i := range picks {
+					picks[i] = i
+				}
+			}
+		}
+	}
+	var (
+		c                *engine.DataChunk
+		batch            []float32
+		pos              []int
+		n, next          int
+		recon, fro, fro2 float64
+		testCodes        = make([]float32, limit*width)
+		testLabels       []uint8
+		firstX           = make([]float32, keep*st.Dim)
+		trainX           []float32
+		trainLabels      []uint8
+	)
+	if st.Labeled {
+		testLabels = make([]uint8, limit)
+	}
+	if probe {
+		trainLabels = make([]uint8, 0, len(picks))
+	}
+	fmt.Fprintf(stderr, "caetrain eval: evaluating %d test samples, reading %s in chunks\n", limit, st.Source)
+	for {
+		c, err = st.Next(4096, c)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		batch, pos = batch[:0], pos[:0]
+		for i := range c.N {
+			row := c.X[i*st.Dim : (i+1)*st.Dim]
+			k := c.Index[i]
+			switch {
+			case c.Test[i] && k < limit:
+				batch = append(batch, row...)
+				pos = append(pos, k)
+				if k < keep {
+					copy(firstX[k*st.Dim:], row)
+				}
+				if testLabels != nil {
+					testLabels[k] = c.Labels[i]
+				}
+			case !c.Test[i] && next < len(picks) && picks[next] == k:
+				// Training rows come in increasing order, as picks.
+				trainX = append(trainX, row...)
+				trainLabels = append(trainLabels, c.Labels[i])
+				next++
+			}
+		}
+		if len(pos) == 0 {
+			continue
+		}
+		s := engine.Samples{X: batch, N: len(pos), Dim: st.Dim}
+		r, err := ev.Evaluate(s, 0)
+		if err != nil {
+			return err
+		}
+		n += len(pos)
+		recon += r.Recon * float64(len(pos))
+		fro += r.JacobianFro * float64(len(pos))
+		fro2 += r.JacobianFro2 * float64(len(pos))
+		if !f.quick {
+			codes, err := ev.Encode(s, 0)
+			if err != nil {
+				return err
+			}
+			for j, k := range pos {
+				copy(testCodes[k*width:(k+1)*width], codes[j*width:(j+1)*width])
+			}
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("eval: %s has no test rows", st.Source)
+	}
+	rep := evalReport{
+		TestRecon: recon / float64(n), TestJacobianFro: fro / float64(n), TestJacobianFro2: fro2 / float64(n),
+		N: n, Model: f.model, Data: st.Source,
+	}
+	d := &engine.Data{
+		Test: engine.Samples{X: firstX, N: keep, Dim: st.Dim}, TestLabels: testLabels,
+		Train: engine.Samples{X: trainX, N: len(trainLabels), Dim: st.Dim}, TrainLabels: trainLabels,
+		Source: st.Source,
+	}
+	if !probe {
+		d.TrainLabels = nil
+		if !f.quick && f.probe && !st.Labeled {
+			fmt.Fprintf(stderr, "caetrain eval: the data has no labels: skipping the linear probe and k-NN\n")
+		}
+		f.probe = false
+	}
+	if n := st.Clipped(); n > 0 {
+		fmt.Fprintf(stderr, "caetrain eval: --scale minmax: %d value(s) fell outside the range of the model's training split and were clipped to [0,1]\n", n)
+	}
+	return emitReport(&rep, f, ev, mc, d, testCodes, start, stdout, stderr)
 }

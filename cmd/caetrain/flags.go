@@ -38,7 +38,7 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 	return set
 }
 
-// parseArch parses "784,64,32,16".
+// parseArch parses "784,64,32,16" or "64,32,16" (see resolveArch).
 func parseArch(s string) ([]int, error) {
 	var arch []int
 	for _, f := range strings.Split(s, ",") {
@@ -48,9 +48,6 @@ func parseArch(s string) ([]int, error) {
 			return nil, fmt.Errorf("--arch %q: want comma-separated positive widths from the input to the code, e.g. 784,64,32,16", s)
 		}
 		arch = append(arch, n)
-	}
-	if len(arch) < 2 {
-		return nil, fmt.Errorf("--arch %q: want at least an input and a code width, e.g. 784,1000", s)
 	}
 	return arch, nil
 }

@@ -54,7 +54,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{"zero hess-sigma", []string{"--hess-gamma", "0.1", "--hess-sigma", "0"}, exitUsage, "--hess-sigma"},
 		{"zero hess-copies", []string{"--hess-gamma", "0.1", "--hess-copies", "0"}, exitUsage, "--hess-copies"},
 		{"unknown vm", []string{"--vm", "jit"}, exitUsage, "--vm"},
-		{"arch does not fit the data", []string{"--arch", "100,10", "--out", out}, exitUsage, "--arch 100,10"},
+		{"arch does not fit the data", []string{"--arch", "1000,10", "--out", out}, exitUsage, "--arch 1000,10: the input width 1000 does not match the data's 784"},
 		{"unwritable out", []string{"--out", "/proc/caetrain-cannot-write"}, exitUsage, "--out"},
 		{"eval without model", []string{"eval"}, exitUsage, "--model"},
 		{"eval of nothing", []string{"eval", "--model", filepath.Join(out, "none")}, exitFailure, "config.json"},

@@ -427,7 +427,7 @@ func TestUsageErrorsDoNoWork(t *testing.T) {
 		{"zero log-every", []string{"--log-every", "0"}, "--log-every 0", false},
 		{"negative checkpoint-every", []string{"--checkpoint-every", "-5"}, "--checkpoint-every -5", false},
 		{"bad device", []string{"--device", "tpu"}, "--device", false},
-		{"input width", []string{"--arch", "100,10"}, "--arch 100,10", true},
+		{"input width", []string{"--arch", "1000,10"}, "--arch 1000,10", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

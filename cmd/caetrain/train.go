@@ -28,16 +28,18 @@ import (
 
 // trainFlags are the training command's flags.
 type trainFlags struct {
-	device, data, preset, arch, act, outAct, loss, out string
-	tied, json                                         bool
-	lambda, lr                                         float64
-	hessGamma, hessSigma                               float64
-	hessCopies                                         int
-	vm                                                 string
-	batch, epochs, maxSteps, logEvery                  int
-	checkpointEvery                                    int
-	resume                                             bool
-	seed                                               uint64
+	device, preset, arch, act, outAct, loss, out string
+	tied, json                                   bool
+	lambda, lr                                   float64
+	hessGamma, hessSigma                         float64
+	hessCopies                                   int
+	vm                                           string
+	batch, epochs, maxSteps, logEvery            int
+	checkpointEvery                              int
+	resume                                       bool
+	seed                                         uint64
+	data                                         dataFlags
+	archList                                     []int // --arch as given
 }
 
 // defaultCheckpointEvery is --checkpoint-every's default: about one epoch
@@ -47,9 +49,9 @@ const defaultCheckpointEvery = 500
 func newTrainFlagSet(f *trainFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("caetrain", flag.ContinueOnError)
 	fs.StringVar(&f.device, "device", "auto", "where to train: auto, cpu or cuda (auto says on stderr which it picked)")
-	fs.StringVar(&f.data, "data", "", "directory with the four IDX files of Fashion-MNIST or MNIST (.gz or raw)")
+	f.data.register(fs)
 	fs.StringVar(&f.preset, "preset", "seed", "starting configuration: seed or rifai (explicit flags override it)")
-	fs.StringVar(&f.arch, "arch", "", "encoder widths from the input to the code, e.g. 784,64,32,16 (preset's if unset)")
+	fs.StringVar(&f.arch, "arch", "", "encoder widths from the input to the code, e.g. 784,64,32,16, or without the input, which comes from the data: 64,32,16 (a first width below the data's is taken as a hidden layer)")
 	fs.StringVar(&f.act, "act", "", "hidden activation: sigmoid, relu or tanh")
 	fs.StringVar(&f.outAct, "out-act", "", "decoder output activation: sigmoid or linear")
 	fs.BoolVar(&f.tied, "tied", false, "decoder uses the encoder's transposed weights")
@@ -88,6 +90,9 @@ Presets:
 		fmt.Fprint(w, "\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprint(w, `
+Data:
+`+dataHelp+`
+
 Environment:
   CAETRAIN_DATA   data directory used when --data is not given
   CAETRAIN_GPU    the GPU build (caetrain-gpu) a CPU build hands --device=auto|cuda runs to
@@ -122,8 +127,15 @@ func (f *trainFlags) apply(c engine.Config, set map[string]bool, preset string) 
 	var err error
 	c.Spec.Arch = slices.Clone(c.Spec.Arch)
 	if set["arch"] {
-		if c.Spec.Arch, err = parseArch(f.arch); err != nil {
+		if f.archList, err = parseArch(f.arch); err != nil {
 			return c, usageError{err}
+		}
+		// The input width is the data's: here, until the data is read, the
+		// configuration's own.
+		if a := f.archList; len(a) == 1 || a[0] < c.Spec.Arch[0] {
+			c.Spec.Arch = append([]int{c.Spec.Arch[0]}, a...)
+		} else {
+			c.Spec.Arch = slices.Clone(a)
 		}
 	}
 	if set["act"] {
@@ -282,6 +294,9 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 	if f.checkpointEvery < 0 {
 		return usagef("--checkpoint-every %d: must be ≥ 0 (0 checkpoints only at each epoch's end)", f.checkpointEvery)
 	}
+	if err := f.data.check(set); err != nil {
+		return err
+	}
 	out := f.out
 	var (
 		cfg     engine.Config
@@ -351,16 +366,32 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 	}()
 	fmt.Fprintf(stderr, "caetrain: %s\n", why)
 
-	data, err := engine.LoadData(f.data)
+	if from != nil && !set["data"] {
+		f.data.fromModel(out)
+	}
+	data, err := f.data.open(cfg.Seed, stderr)
 	if err != nil {
 		return err
 	}
-	if data.Embedded {
-		fmt.Fprintln(stderr, data.Notice)
+	defer data.Close()
+	if from == nil {
+		arch := cfg.Spec.Arch
+		if set["arch"] {
+			arch = f.archList
+		}
+		if cfg.Spec.Arch, err = resolveArch(arch, set["arch"], data.Train.Dim, data.Source); err != nil {
+			return err
+		}
+		if err := cfg.Validate(); err != nil {
+			return usageError{err}
+		}
 	}
 	if data.Train.Dim != cfg.Spec.Arch[0] {
 		return usagef("--arch %s: the input width %d does not match the data's %d values per sample (%s)",
 			formatArch(cfg.Spec.Arch), cfg.Spec.Arch[0], data.Train.Dim, data.Source)
+	}
+	if err := checkRange(string(cfg.Spec.Loss), data); err != nil {
+		return err
 	}
 
 	tr, err := engine.NewTrainer(cfg)
@@ -402,6 +433,7 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 
 	mc := engine.NewModelConfig(cfg)
 	mc.Preset, mc.Data, mc.Device, mc.Version = preset, data.Source, string(dev), version()
+	mc.DataConfig = &data.Config
 
 	metricsPath := filepath.Join(out, "metrics.jsonl")
 	var mf *os.File
@@ -514,7 +546,7 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 		return runErr
 	}
 	png := filepath.Join(out, "reconstructions.png")
-	if err := tr.SaveReconstructions(png, data.Test, data.Rows, data.Cols, 10); err != nil {
+	if err := saveReconstructions(tr.Evaluator, png, data); err != nil {
 		return err
 	}
 	if err := plot.LossCurve(metricsPath, filepath.Join(out, "loss_curve.png")); err != nil {

@@ -55,11 +55,14 @@ var sampleFS embed.FS
 // Split is one part (training or test) of a dataset.
 type Split struct {
 	X      []float32 // N*Dim pixels, row-major, image after image, in [0,1]
-	Labels []uint8   // N class labels, 0..9
-	N      int       // number of images
-	Dim    int       // pixels per image, Rows*Cols
-	Rows   int
-	Cols   int
+	Labels []uint8   // N class labels (nil when the data has none)
+	N      int       // number of samples
+	Dim    int       // values per sample
+	// Rows, Cols and Channels give the image size when the samples are
+	// images (Rows*Cols*Channels == Dim); all 0 otherwise. Channels are
+	// interleaved (H×W×C) as Layout says.
+	Rows, Cols, Channels int
+	Layout               string // "HWC" or "CHW" when Channels > 1
 }
 
 // Dataset is a training and a test split with the same image size.
@@ -69,6 +72,17 @@ type Dataset struct {
 	// EmbeddedSource.
 	Source   string
 	Embedded bool
+
+	Format   string // one of FormatNames
+	TestFrom string // "file", or how the test split was held out
+	Scaling  *Scaling
+	// Classes names the class indices when labels were renumbered.
+	Classes []string
+	// Notes are for stderr: what was done to the data, and why.
+	Notes []string
+
+	u8      bool
+	closers []func() error
 }
 
 // Notice returns the message to print on stderr when the embedded sample
@@ -232,11 +246,12 @@ func load(open func(i int) (fs.File, string, error)) (*Dataset, error) {
 
 func newSplit(img *idx.Images, labels []uint8) Split {
 	return Split{
-		X:      img.Float32(),
-		Labels: labels,
-		N:      img.N,
-		Dim:    img.Dim(),
-		Rows:   img.Rows,
-		Cols:   img.Cols,
+		X:        img.Float32(),
+		Labels:   labels,
+		N:        img.N,
+		Dim:      img.Dim(),
+		Rows:     img.Rows,
+		Cols:     img.Cols,
+		Channels: 1,
 	}
 }

@@ -1,6 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package dataset finds and loads the Fashion-MNIST training and test sets.
+// Package dataset finds and loads the data caetrain trains on: the
+// Fashion-MNIST (or MNIST) IDX files, and users' own data through Open.
+//
+// # Users' data (Open)
+//
+// Open reads, by the path's name or Options.Format: .npy and .npz arrays
+// (internal/npy; float32 ones memory-mapped), CSV and TSV tables
+// (internal/table), CIFAR-10 binary batches (internal/cifar), safetensors
+// files with an x/y tensor pair, and image folders (DIR/<class>/*.png|jpg
+// or flat, decoded on all cores). It checks the float32 size against
+// MemAvailable first (ErrTooLarge), refuses NaN and infinite values, holds
+// out a seeded test split when the data has none (holdOut; both splits keep
+// the file's order), makes labels class indices, and scales the values
+// (Scaling: bytes /255; floats minmax, standard or none, with the training
+// split's statistics). OpenStream reads an .npy or CSV/TSV file a chunk of
+// rows at a time, each row assigned and scaled as Open would, for eval and
+// encode of data larger than memory.
+//
+// # IDX data (Load)
 //
 // The data comes from the first of these that applies (see Resolve):
 //
