@@ -213,3 +213,24 @@ func (e *Evaluator) SaveReconstructionsOf(path string, x, rec []float32, rows, c
 	}
 	return picture.WritePNG(path, img)
 }
+
+// SaveColorReconstructionsOf writes a PNG of n color images of x (top row)
+// above their reconstructions rec, each rows×cols pixels of c ≥ 3
+// channels, channel-first when chw, else channel-last
+// (picture.GridColor).
+func (e *Evaluator) SaveColorReconstructionsOf(path string, x, rec []float32, rows, cols, c, n int, chw bool) error {
+	dim := rows * cols * c
+	if len(x) < n*dim || len(rec) < n*dim {
+		return fmt.Errorf("engine: %d images of %d×%d×%d need %d values, have %d and %d", n, rows, cols, c, n*dim, len(x), len(rec))
+	}
+	grid := [][][]float32{make([][]float32, n), make([][]float32, n)}
+	for i := 0; i < n; i++ {
+		grid[0][i] = x[i*dim : (i+1)*dim]
+		grid[1][i] = rec[i*dim : (i+1)*dim]
+	}
+	img, err := picture.GridColor(grid, cols, rows, c, 3, chw)
+	if err != nil {
+		return err
+	}
+	return picture.WritePNG(path, img)
+}

@@ -315,8 +315,8 @@ func scalingName(d *engine.Data) string {
 var errNoLabels = errors.New("the data has no labels")
 
 // saveReconstructions draws ten test samples above their reconstructions
-// when the samples are images (color ones in luminance,
-// 0.299R+0.587G+0.114B), and otherwise the first three samples and their
+// when the samples are images (gray, or color from the first three
+// channels), and otherwise the first three samples and their
 // reconstructions as line plots of value against feature.
 func saveReconstructions(ev *engine.Evaluator, path string, d *engine.Data) error {
 	if d.IsImage() && d.Channels <= 1 {
@@ -330,28 +330,8 @@ func saveReconstructions(ev *engine.Evaluator, path string, d *engine.Data) erro
 	if err != nil {
 		return err
 	}
-	if d.IsImage() {
-		hw := d.Rows * d.Cols
-		gray := func(x []float32) []float32 {
-			out := make([]float32, 0, n*hw)
-			for i := range n {
-				row := x[i*d.Test.Dim : (i+1)*d.Test.Dim]
-				for p := range hw {
-					var r, g, b float32
-					if d.Layout == "CHW" {
-						r, g, b = row[p], row[hw+p], row[2*hw+p]
-					} else {
-						c := d.Channels
-						r, g, b = row[p*c], row[p*c+1], row[p*c+2]
-					}
-					out = append(out, 0.299*r+0.587*g+0.114*b)
-				}
-			}
-			return out
-		}
-		if d.Channels >= 3 {
-			return ev.SaveReconstructionsOf(path, gray(d.Test.X), gray(rec), d.Rows, d.Cols, n)
-		}
+	if d.IsImage() && d.Channels >= 3 {
+		return ev.SaveColorReconstructionsOf(path, d.Test.X, rec, d.Rows, d.Cols, d.Channels, n, d.Layout == "CHW")
 	}
 	fig := plot.Figure{Title: "test samples and their reconstructions", XLabel: "feature", YLabel: "value", Width: 9, Height: 5}
 	for i := range min(n, 3) {

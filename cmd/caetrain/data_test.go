@@ -268,10 +268,28 @@ func TestCIFARGrayRifai(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, `"n": 20`) {
 		t.Errorf("eval: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	// Colour: 3072 values, drawn in luminance.
+	// Colour: 3072 values, drawn in color: the test images' pixels (the
+	// top row of reconstructions.png) are not all gray.
 	out2 := filepath.Join(t.TempDir(), "run")
 	if code, _, stderr := runCLI(t, "--data", dir, "--arch", "16", "--max-steps", "2", "--batch", "32", "--out", out2); code != exitOK {
 		t.Errorf("colour: exit %d\n%s", code, stderr)
+	}
+	if f, err := os.Open(filepath.Join(out2, "reconstructions.png")); err != nil {
+		t.Error(err)
+	} else {
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		colored := false
+		for x := 6; x < 6+32*3 && !colored; x++ {
+			r, g, b, _ := img.At(x, 6+16*3).RGBA()
+			colored = r != g || g != b
+		}
+		if !colored {
+			t.Error("reconstructions.png of color images: the first image's middle row is all gray")
+		}
 	}
 	// A damaged batch: exit 1, naming the file, the record and the reason.
 	b, _ := os.ReadFile(filepath.Join(dir, "test_batch.bin"))

@@ -204,3 +204,40 @@ func TestWritePNG(t *testing.T) {
 		t.Errorf("directory holds %d entries, want 1", len(ents))
 	}
 }
+
+// TestGridColor: a 2×1 image of a red then a green pixel, in both layouts,
+// lands at the right place in the right colors; 4 channels use the first
+// three; fewer than 3 is an error.
+func TestGridColor(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		img  []float32
+		ch   int
+		chw  bool
+	}{
+		{"HWC", []float32{1, 0, 0, 0, 1, 0}, 3, false},
+		{"CHW", []float32{1, 0, 0, 1, 0, 0}, 3, true}, // planes: r of both pixels, then g, then b
+		{"HWC, alpha", []float32{1, 0, 0, 0.5, 0, 1, 0, 0.5}, 4, false},
+	} {
+		img := c.img
+		g, err := GridColor([][][]float32{{img}}, 2, 1, c.ch, 1, c.chw)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if g.Bounds().Dx() != 2+2*2 || g.Bounds().Dy() != 1+2*2 {
+			t.Fatalf("%s: size %v", c.name, g.Bounds())
+		}
+		for x, want := range [][4]uint8{{255, 0, 0, 255}, {0, 255, 0, 255}} {
+			o := 2*g.Stride + 4*(2+x)
+			if got := [4]uint8(g.Pix[o : o+4]); got != want {
+				t.Errorf("%s: pixel %d is %v, want %v", c.name, x, got, want)
+			}
+		}
+		if got := [4]uint8(g.Pix[0:4]); got != [4]uint8{BorderGray, BorderGray, BorderGray, 255} {
+			t.Errorf("%s: border %v", c.name, got)
+		}
+	}
+	if _, err := GridColor([][][]float32{{make([]float32, 4)}}, 2, 1, 2, 1, false); err == nil {
+		t.Error("2 channels: no error")
+	}
+}
