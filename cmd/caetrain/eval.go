@@ -317,8 +317,17 @@ func report(rep *evalReport, f *evalFlags, ev *engine.Evaluator, mc engine.Model
 			LogY:   true,
 			Series: []plot.Series{{Name: title, X: ks, Y: sp.Mean, Points: true}},
 		}
-		if err := writePNG(rep, dir, "spectrum_png", "spectrum.png", fig); err != nil {
-			return err
+		positive := false
+		for _, v := range sp.Mean {
+			positive = positive || v > 0
+		}
+		if positive {
+			if err := writePNG(rep, dir, "spectrum_png", "spectrum.png", fig); err != nil {
+				return err
+			}
+		} else {
+			// A log axis cannot show it: the code does not move with x at all.
+			fmt.Fprintf(stderr, "caetrain eval: every singular value of J_h(x) is 0 (the code is constant: no unit responds to the input); spectrum.png not drawn\n")
 		}
 		done()
 	}

@@ -163,3 +163,46 @@ func TestEvalUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalDeadCode: a ReLU model whose units never fire (biases -100) has
+// J_h(x) = 0 everywhere; the full report still succeeds, says why it draws
+// no spectrum, and reports the zeros.
+func TestEvalDeadCode(t *testing.T) {
+	cfg := engine.Config{
+		Spec:  graph.Spec{Arch: []int{784, 4}, Act: graph.ReLU, OutAct: graph.Sigmoid, Tied: true, Loss: graph.BCE, Lambda: 0.1},
+		Batch: 16, Epochs: 1, Adam: engine.DefaultAdam, Seed: 3,
+	}
+	p, err := graph.NewParams(cfg.Spec, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.GlorotInit(p, cfg.Seed)
+	for i, s := range p.Shapes {
+		if s.Name == "encoder.0.bias" {
+			for j := range p.Tensors[i].Data().([]float32) {
+				p.Tensors[i].Data().([]float32)[j] = -100
+			}
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.SaveModel(dir, p, engine.NewModelConfig(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "eval", "--model", dir, "--n", "10", "--probe=false", "--contraction-n", "0")
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "spectrum.png not drawn") {
+		t.Errorf("stderr does not say why there is no spectrum.png:\n%s", stderr)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep["test_jacobian_fro"] != 0.0 {
+		t.Errorf("test_jacobian_fro %v, want 0", rep["test_jacobian_fro"])
+	}
+}
