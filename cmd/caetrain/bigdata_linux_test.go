@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/caetrain/caetrain/internal/npy"
 )
 
 // TestTrainOneGBNPY trains on a 1 GiB float32 .npy file (262144 samples of
@@ -89,7 +91,7 @@ func writeBigNPY(t *testing.T, path string, n, dim int) {
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	if err := writeNPY(w, "<f4", []int{n, dim}, nil); err != nil {
+	if err := npy.Write(w, "<f4", []int{n, dim}, nil); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 4*dim)

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/caetrain/caetrain/engine"
+	"github.com/caetrain/caetrain/internal/npy"
 	"github.com/caetrain/caetrain/internal/safetensors"
 )
 
@@ -32,7 +33,7 @@ func npyOf(t *testing.T, dir, name string, shape []int, f func(i int) float32) s
 		v[i] = f(i)
 	}
 	var b bytes.Buffer
-	if err := writeNPY(&b, "<f4", shape, float32LE(v)); err != nil {
+	if err := npy.Write(&b, "<f4", shape, float32LE(v)); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, name)

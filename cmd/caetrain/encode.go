@@ -15,6 +15,7 @@ import (
 
 	"github.com/caetrain/caetrain/engine"
 	"github.com/caetrain/caetrain/internal/atomicfile"
+	"github.com/caetrain/caetrain/internal/npy"
 	"github.com/caetrain/caetrain/internal/safetensors"
 )
 
@@ -176,13 +177,13 @@ Flags:
 		pt := parts[0]
 		labelsPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".labels.npy"
 		if err := atomicfile.WriteFile(*out, func(w io.Writer) error {
-			return writeNPY(w, "<f4", []int{pt.rows, width}, float32LE(pt.codes))
+			return npy.Write(w, "<f4", []int{pt.rows, width}, float32LE(pt.codes))
 		}, 0o644); err != nil {
 			return err
 		}
 		if pt.labels != nil {
 			if err := atomicfile.WriteFile(labelsPath, func(w io.Writer) error {
-				return writeNPY(w, "<i8", []int{pt.rows}, int64LE(pt.labels))
+				return npy.Write(w, "<i8", []int{pt.rows}, int64LE(pt.labels))
 			}, 0o644); err != nil {
 				return err
 			}
@@ -295,38 +296,4 @@ func int64LE(v []uint8) []byte {
 		binary.LittleEndian.PutUint64(b[8*i:], uint64(x))
 	}
 	return b
-}
-
-// writeNPY writes an array in NumPy's .npy format, version 1.0: the magic
-// "\x93NUMPY", the version, a little-endian uint16 header length, then a
-// Python dict literal padded with spaces and ending in a newline so that the
-// data starts at a multiple of 64 bytes, then the raw C-order data.
-func writeNPY(w io.Writer, descr string, shape []int, data []byte) error {
-	dims := make([]string, len(shape))
-	for i, s := range shape {
-		dims[i] = fmt.Sprint(s)
-	}
-	tuple := strings.Join(dims, ", ")
-	if len(shape) == 1 {
-		tuple += ","
-	}
-	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, tuple)
-	const pre = 10 // magic (6) + version (2) + length (2)
-	pad := 64 - (pre+len(header)+1)%64
-	if pad == 64 {
-		pad = 0
-	}
-	header += strings.Repeat(" ", pad) + "\n"
-	if len(header) > math.MaxUint16 {
-		return fmt.Errorf("npy: header of %d bytes is too long for format 1.0", len(header))
-	}
-	buf := make([]byte, 0, pre+len(header))
-	buf = append(buf, "\x93NUMPY\x01\x00"...)
-	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(header)))
-	buf = append(buf, header...)
-	if _, err := w.Write(buf); err != nil {
-		return err
-	}
-	_, err := w.Write(data)
-	return err
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caetrain/caetrain/engine"
 	"github.com/caetrain/caetrain/graph"
+	"github.com/caetrain/caetrain/internal/npy"
 	"github.com/caetrain/caetrain/internal/safetensors"
 )
 
@@ -188,7 +189,7 @@ func TestEncodeUsageErrors(t *testing.T) {
 func TestWriteNPYAlignment(t *testing.T) {
 	for _, shape := range [][]int{{0}, {7}, {3, 4}, {123456789, 1000}} {
 		var b bytes.Buffer
-		if err := writeNPY(&b, "<f4", shape, nil); err != nil {
+		if err := npy.Write(&b, "<f4", shape, nil); err != nil {
 			t.Fatal(err)
 		}
 		if b.Len()%64 != 0 || b.Bytes()[b.Len()-1] != '\n' {

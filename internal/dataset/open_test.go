@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/caetrain/caetrain/internal/npy"
 )
 
 var update = flag.Bool("update", false, "rewrite the fixtures in testdata")
@@ -23,18 +24,11 @@ var update = flag.Bool("update", false, "rewrite the fixtures in testdata")
 // npyFile builds an .npy file as np.save writes it (format 1.0, the dict
 // padded to 64 bytes).
 func npyFile(descr string, shape []int, data []byte) []byte {
-	dims := make([]string, len(shape))
-	for i, s := range shape {
-		dims[i] = fmt.Sprint(s)
+	var b bytes.Buffer
+	if err := npy.Write(&b, descr, shape, data); err != nil {
+		panic(err)
 	}
-	tuple := strings.Join(dims, ", ")
-	if len(shape) == 1 {
-		tuple += ","
-	}
-	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, tuple)
-	h += strings.Repeat(" ", (64-(10+len(h)+1)%64)%64) + "\n"
-	b := append([]byte("\x93NUMPY\x01\x00"), byte(len(h)), byte(len(h)>>8))
-	return append(append(b, h...), data...)
+	return b.Bytes()
 }
 
 func f32s(v []float32) []byte {

@@ -6,32 +6,20 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
 // npyBytes builds an .npy file as NumPy's format 1.0 writes it: the dict
 // padded with spaces to a 64-byte boundary, ending in a newline.
 func npyBytes(descr string, shape []int, data []byte) []byte {
-	dims := make([]string, len(shape))
-	for i, s := range shape {
-		dims[i] = fmt.Sprint(s)
+	var b bytes.Buffer
+	if err := Write(&b, descr, shape, data); err != nil {
+		panic(err)
 	}
-	tuple := strings.Join(dims, ", ")
-	if len(shape) == 1 {
-		tuple += ","
-	}
-	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, tuple)
-	pad := (64 - (10+len(h)+1)%64) % 64
-	h += strings.Repeat(" ", pad) + "\n"
-	b := []byte(Magic + "\x01\x00")
-	b = binary.LittleEndian.AppendUint16(b, uint16(len(h)))
-	b = append(b, h...)
-	return append(b, data...)
+	return b.Bytes()
 }
 
 func f32le(v ...float32) []byte {
