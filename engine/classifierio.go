@@ -37,6 +37,7 @@ type ClassifierConfig struct {
 	Batch      int      `json:"batch"`
 	Epochs     int      `json:"epochs"`
 	LR         float64  `json:"lr"`
+	LRSchedule string   `json:"lr_schedule,omitempty"` // constant or cosine
 	Beta1      float64  `json:"beta1"`
 	Beta2      float64  `json:"beta2"`
 	Eps        float64  `json:"eps"`

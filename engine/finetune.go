@@ -26,6 +26,25 @@ type FinetuneConfig struct {
 	Seed    uint64            // the softmax layer's (or, for --init random, every layer's) initial weights and the shuffling
 	Machine string            // CPU virtual machine: FastVM (default, "") or GorgoniaVM
 	Device  Device            // CPU (default, ""); CUDA is refused (see NewFinetuner)
+	// Schedule is the learning rate's schedule over the run's steps:
+	// ConstantLR (default, "") or CosineLR.
+	Schedule string
+}
+
+// The learning-rate schedules of fine-tuning.
+const (
+	ConstantLR = "constant" // Adam.LR at every step
+	// CosineLR is Adam.LR·(1 + cos(π·s/S))/2 at step s of S (s from 0):
+	// from Adam.LR down towards 0 at the last step.
+	CosineLR = "cosine"
+)
+
+// lrAt is the learning rate of step s (0-based) of total under c.
+func (c FinetuneConfig) lrAt(s, total int) float64 {
+	if c.Schedule != CosineLR || total <= 0 {
+		return c.Adam.LR
+	}
+	return c.Adam.LR * (1 + math.Cos(math.Pi*float64(s)/float64(total))) / 2
 }
 
 // Validate reports what is wrong with c, naming the setting.
@@ -48,6 +67,9 @@ func (c FinetuneConfig) Validate() error {
 	}
 	if c.Machine != "" && c.Machine != FastVM && c.Machine != GorgoniaVM {
 		errs = append(errs, fmt.Errorf("vm %q: want %s or %s", c.Machine, FastVM, GorgoniaVM))
+	}
+	if c.Schedule != "" && c.Schedule != ConstantLR && c.Schedule != CosineLR {
+		errs = append(errs, fmt.Errorf("lr schedule %q: want %s or %s", c.Schedule, ConstantLR, CosineLR))
 	}
 	if c.Device != "" && c.Device != CPU && c.Device != CUDA {
 		errs = append(errs, fmt.Errorf("device %q: want cpu or cuda", c.Device))
@@ -498,7 +520,8 @@ type FinetuneResult struct {
 }
 
 // Finetune trains f for Config.Epochs epochs over train (labels trainLab),
-// each over a fresh seeded shuffle, evaluates the validation split after
+// each over a fresh seeded shuffle, with the learning rate of
+// Config.Schedule, evaluates the validation split after
 // each epoch, and finally restores the parameters of the epoch with the
 // lowest validation error. onEpoch (optional) sees each epoch's metrics;
 // onStep (optional) is called after every step. The test set is not
@@ -531,6 +554,7 @@ func Finetune(ctx context.Context, f *Finetuner, train Samples, trainLab []uint8
 				return res, err
 			}
 			idx := perm[off:min(off+c.Batch, len(perm))]
+			f.adam.Hyper.LR = c.lrAt(f.step, total) // read by Adam at each step
 			r, err := f.Step(train, trainLab, idx)
 			if err != nil {
 				return res, err

@@ -374,3 +374,24 @@ func copyFile(src, dst string) error {
 	}
 	return os.WriteFile(dst, b, 0o644)
 }
+
+func TestLRSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		schedule string
+		step     int
+		want     float64
+	}{
+		// Exact up to the cosine's rounding: 1e-15.
+		{ConstantLR, 7, 0.01},
+		{"", 99, 0.01},
+		{CosineLR, 0, 0.01},
+		{CosineLR, 50, 0.005},
+		{CosineLR, 100, 0},
+	} {
+		c := FinetuneConfig{Adam: DefaultAdam, Schedule: tc.schedule}
+		c.Adam.LR = 0.01
+		if got := c.lrAt(tc.step, 100); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("%q step %d of 100: lr %v, want %v", tc.schedule, tc.step, got, tc.want)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 // finetuneFlags are the finetune command's flags.
 type finetuneFlags struct {
 	model, data, out, init, arch, act, device, vm string
+	schedule                                      string
 	epochs, batch, val                            int
 	lr                                            float64
 	seed                                          uint64
@@ -42,6 +43,7 @@ func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
 	fs.IntVar(&f.epochs, "epochs", 10, "passes over the training split; the epoch with the lowest validation error is kept")
 	fs.IntVar(&f.batch, "batch", 100, "samples per optimizer step")
 	fs.Float64Var(&f.lr, "lr", 1e-3, "Adam learning rate")
+	fs.StringVar(&f.schedule, "lr-schedule", "constant", "constant, or cosine: --lr·(1+cos(π·step/steps))/2, decaying to 0 over the run")
 	fs.IntVar(&f.val, "val", 10000, "validation samples: the last N of the training set, never trained on")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the softmax layer's (with --init random, every layer's) initial weights and of the shuffling")
 	fs.StringVar(&f.device, "device", "cpu", "cpu; cuda is refused: the CUDA VM has no softmax cross-entropy kernel yet")
@@ -108,6 +110,8 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		return usagef("finetune: --lr %v: must be a positive number", f.lr)
 	case f.val <= 0:
 		return usagef("finetune: --val %d: must be positive (the epoch is chosen on it; the test set is used once)", f.val)
+	case f.schedule != engine.ConstantLR && f.schedule != engine.CosineLR:
+		return usagef("finetune: --lr-schedule %q: want %s or %s", f.schedule, engine.ConstantLR, engine.CosineLR)
 	case f.vm != engine.FastVM && f.vm != engine.GorgoniaVM:
 		return usagef("finetune: --vm %q: want %s or %s", f.vm, engine.FastVM, engine.GorgoniaVM)
 	}
@@ -189,7 +193,7 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		}
 	}()
 
-	cfg := engine.FinetuneConfig{Spec: spec, Batch: f.batch, Epochs: f.epochs, Adam: engine.DefaultAdam, Seed: f.seed, Machine: f.vm, Device: engine.CPU}
+	cfg := engine.FinetuneConfig{Spec: spec, Batch: f.batch, Epochs: f.epochs, Adam: engine.DefaultAdam, Seed: f.seed, Machine: f.vm, Device: engine.CPU, Schedule: f.schedule}
 	cfg.Adam.LR = f.lr
 	ft, err := engine.NewFinetuner(cfg, p)
 	if err != nil {
@@ -198,7 +202,7 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	defer ft.Close()
 	cc := engine.ClassifierConfig{
 		Init: f.init, FromModel: f.model, FromLambda: fromLambda,
-		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR, Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps,
+		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR, LRSchedule: f.schedule, Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps,
 		Seed: cfg.Seed, Val: f.val, Data: data.Source, Device: string(engine.CPU), Version: version(),
 	}
 
@@ -230,15 +234,15 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		enc.Encode(map[string]any{
 			"event": "start", "out": out, "init": f.init, "model": f.model, "arch": spec.Arch, "act": spec.Act, "classes": spec.Classes,
 			"train_samples": train.N, "val_samples": val.N, "test_samples": data.Test.N, "data": data.Source,
-			"epochs": cfg.Epochs, "batch": cfg.Batch, "lr": cfg.Adam.LR, "seed": cfg.Seed, "vm": f.vm,
+			"epochs": cfg.Epochs, "batch": cfg.Batch, "lr": cfg.Adam.LR, "lr_schedule": f.schedule, "seed": cfg.Seed, "vm": f.vm,
 		})
 	}
 	from := "from " + f.model
 	if f.init == "random" {
 		from = "from Glorot-uniform weights"
 	}
-	fmt.Fprintf(stderr, "caetrain finetune: %s %s → softmax %d, %s, on %d samples (validation: the last %d; %s), %d epochs, batch %d, lr %g, writing %s\n",
-		formatArch(spec.Arch), spec.Act, spec.Classes, from, train.N, val.N, data.Source, cfg.Epochs, cfg.Batch, cfg.Adam.LR, out)
+	fmt.Fprintf(stderr, "caetrain finetune: %s %s → softmax %d, %s, on %d samples (validation: the last %d; %s), %d epochs, batch %d, lr %g (%s), writing %s\n",
+		formatArch(spec.Arch), spec.Act, spec.Classes, from, train.N, val.N, data.Source, cfg.Epochs, cfg.Batch, cfg.Adam.LR, f.schedule, out)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
