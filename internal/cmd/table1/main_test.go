@@ -73,6 +73,10 @@ func TestReport(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+	runs[0].Dataset, runs[1].Dataset, runs[2].Dataset, runs[3].Dataset = "fashion-mnist", "fashion-mnist", "fashion-mnist", "fashion-mnist"
+	if f := report(o, nil, runs, time.Second); strings.Contains(f, "1.18%") || strings.Contains(f, "1.14%") {
+		t.Errorf("the paper's MNIST numbers appear in the Fashion-MNIST table:\n%s", f)
+	}
 	if strings.Contains(md, "1.91%") {
 		t.Errorf("the unchosen λ's test error is reported:\n%s", md)
 	}
