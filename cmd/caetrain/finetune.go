@@ -296,7 +296,11 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	if err := write(final); err != nil {
 		return err
 	}
+	// The folder and its parent name the run (e.g. mnist-cae/finetune).
 	title := filepath.Base(filepath.Clean(out))
+	if abs, err := filepath.Abs(out); err == nil {
+		title = filepath.Base(filepath.Dir(abs)) + "/" + filepath.Base(abs)
+	}
 	if err := plot.Confusion(filepath.Join(out, "confusion.png"),
 		fmt.Sprintf("%s: test error %.2f%% (%d of %d)", title, 100*test.Error, test.Errors, test.N), cm); err != nil {
 		return err
@@ -314,7 +318,8 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	return nil
 }
 
-// learningCurves draws the train and validation loss, and error, per epoch.
+// learningCurves draws the train and validation loss, and error, per epoch
+// (on a log axis: a train error of 0 is not drawn).
 func learningCurves(out, title string, epochs []engine.FinetuneEpoch) error {
 	var x, tl, vl, te, ve []float64
 	for _, m := range epochs {
