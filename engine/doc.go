@@ -41,6 +41,17 @@
 // same graph with its missing rows zeroed and masked out, and the loss is
 // divided by the number of real rows, so its mean and gradients are exact.
 //
+// # Fine-tuning
+//
+// Finetuner trains the classifier of graph.BuildClassifier on caetrain's VM
+// (or the TapeMachine) with Adam: ClassifierFromCAE copies a CAE's encoder
+// and draws the softmax layer from the seed, RandomClassifier draws every
+// layer. Finetune holds out a validation split (SplitValidation: the last N
+// training samples), evaluates it after each epoch and restores the epoch
+// with the lowest validation error; the test set is the caller's to
+// evaluate, once. The CUDA VM has no kernel for the softmax cross-entropy:
+// NewFinetuner refuses Device CUDA (ErrFinetuneNoCUDA).
+//
 // # Reproducibility
 //
 // Parameters (Glorot-uniform weights, zero biases), each epoch's shuffled

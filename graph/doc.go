@@ -45,4 +45,16 @@
 //
 // The tests check the penalty against a finite-difference Jacobian and every
 // gradient against central differences, in float64.
+//
+// # The classifier
+//
+// BuildClassifier makes the network a CAE is fine-tuned into (Rifai et al.,
+// Table 1): the encoder's layers, named and shaped as in Spec.ParamShapes so
+// that a CAE's weights are copied by name, then a softmax layer,
+//
+//	z = a_L W_c + b_c,   loss = (1/n) Σ_b mask_b (−Σ_i y_bi log softmax(z_b)_i)
+//
+// with the cross-entropy computed from the logits (kernels.SoftmaxXent, a
+// max-shifted log-sum-exp). Its gradients, from one gorgonia.Grad call, are
+// checked against central differences in float64.
 package graph

@@ -9,6 +9,8 @@
 //	caetrain [train] [flags]                  train a model (the default action)
 //	caetrain eval --model DIR [--data PATH] [--n N] [--report DIR]
 //	caetrain encode --model DIR [--data PATH] --out FILE [--split train|test|both]
+//	caetrain finetune --model DIR [--data DIR] [--epochs N] [--lr LR] [--batch B] [--val N] [--out DIR]
+//	caetrain finetune --init random [--arch 784,1000 --act sigmoid] [flags]
 //	caetrain probe                            (GPU builds) print the GPU's name
 //
 // Training writes into --out (default runs/<timestamp>):
@@ -43,6 +45,20 @@
 // --json also prints {"event":"start",...} first and {"event":"done",...}
 // last. eval prints one JSON object: test_recon, test_jacobian_fro,
 // test_jacobian_fro2 and n.
+//
+// finetune (Rifai et al., Table 1) copies a CAE's encoder into a classifier,
+// adds a softmax layer and trains both on the labels' cross-entropy with
+// Adam, on the CPU (--device=cuda is a usage error: the CUDA VM has no softmax
+// cross-entropy kernel). The last --val training samples pick the epoch;
+// the test set is evaluated once, at the end, on every test image. It
+// writes classifier.safetensors (the encoder's tensors as in
+// model.safetensors, classifier.weight [classes, hidden], classifier.bias),
+// config.json (with test_error), metrics.jsonl (one engine.FinetuneEpoch per
+// epoch: train_loss, train_error, val_loss, val_error, best; then the final
+// line: test_error, test_errors, test_n, test_loss, best_epoch,
+// best_val_error), confusion.png, learning_curve_loss.png and
+// learning_curve_error.png. eval --model on such a folder prints test_error,
+// test_errors, test_loss and n.
 //
 // Exit status: 0 success, 1 failure, 2 usage error (bad flags, or
 // --device=cuda where CUDA cannot run), 130 interrupted (a checkpoint and the

@@ -54,7 +54,10 @@ func newEvalFlagSet(f *evalFlags) *flag.FlagSet {
 		fmt.Fprint(fs.Output(), `usage: caetrain eval --model DIR [--data DIR] [--n N] [--report DIR] [flags]
 
 Evaluates a trained model on the first N test images and prints one JSON
-object on stdout:
+object on stdout. For a fine-tuned classifier (caetrain finetune; the folder
+holds classifier.safetensors) the object holds test_error, test_errors,
+test_loss, n and the model's config; the other flags do not apply. For a
+CAE:
 
   test_recon          mean per-sample reconstruction loss, as configured
   test_jacobian_fro   mean ‖J_h(x)‖_F       test_jacobian_fro2  mean ‖J_h(x)‖²_F
@@ -145,6 +148,9 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	}
 	if f.model == "" {
 		return usagef("eval: --model DIR is required")
+	}
+	if engine.IsClassifier(f.model) {
+		return evalClassifier(&f, stdout, stderr)
 	}
 	set := setFlags(fs)
 	if err := f.data.check(set); err != nil {
@@ -525,4 +531,53 @@ func evalStream(p *graph.Params, mc engine.ModelConfig, st *engine.DataStream, f
 		fmt.Fprintf(stderr, "caetrain eval: --scale minmax: %d value(s) fell outside the range of the model's training split and were clipped to [0,1]\n", n)
 	}
 	return emitReport(&rep, f, ev, mc, d, testCodes, start, stdout, stderr)
+}
+
+// classifierReport is eval's JSON output for a fine-tuned classifier.
+type classifierReport struct {
+	TestError  float64                 `json:"test_error"`  // misclassified share of the test images used
+	TestErrors int                     `json:"test_errors"` // misclassified test images
+	TestLoss   float64                 `json:"test_loss"`   // mean cross-entropy
+	N          int                     `json:"n"`
+	Model      string                  `json:"model"`
+	Data       string                  `json:"data"`
+	Config     engine.ClassifierConfig `json:"config"`
+}
+
+// evalClassifier evaluates a fine-tuned classifier on the first --n test
+// images (all by default).
+func evalClassifier(f *evalFlags, stdout, stderr io.Writer) error {
+	p, cc, err := engine.LoadClassifier(f.model)
+	if err != nil {
+		return err
+	}
+	d, err := engine.LoadData(f.data.path)
+	if err != nil {
+		return err
+	}
+	if d.Embedded {
+		fmt.Fprintln(stderr, d.Notice)
+	}
+	if d.Test.Dim != cc.Arch[0] {
+		return fmt.Errorf("eval: the model's input width %d does not match the data's %d values per sample (%s)", cc.Arch[0], d.Test.Dim, d.Source)
+	}
+	test, lab := d.Test, d.TestLabels
+	if f.n > 0 && f.n < test.N {
+		test = engine.Samples{X: test.X[:f.n*test.Dim], N: f.n, Dim: test.Dim}
+		lab = lab[:f.n]
+	}
+	ev, err := engine.NewClassifierEvaluator(p)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
+	r, err := ev.Evaluate(test, lab)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(classifierReport{
+		TestError: r.Error, TestErrors: r.Errors, TestLoss: r.Loss, N: r.N, Model: f.model, Data: d.Source, Config: cc,
+	})
 }

@@ -50,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	switch {
 	case len(args) > 0 && args[0] == "eval":
 		err = evalMain(args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "finetune":
+		err = finetuneMain(args[1:], stdout, stderr)
 	case len(args) > 0 && args[0] == "encode":
 		err = encodeMain(args[1:], stdout, stderr)
 	case len(args) > 0 && args[0] == "probe":
@@ -86,8 +88,9 @@ func topUsage(w io.Writer) {
 	fmt.Fprint(w, `usage: caetrain [train] [flags]            train a contractive autoencoder (default)
        caetrain eval --model DIR [flags]      evaluate a trained model and write a report
        caetrain encode --model DIR --out FILE write the codes of a data set (.safetensors or .npy)
+       caetrain finetune --model DIR [flags]  fine-tune a CAE's encoder into a classifier (test error)
        caetrain probe                         (GPU builds) print the GPU this build would use
-Run 'caetrain -h', 'caetrain eval -h' or 'caetrain encode -h' for the flags.
+Run 'caetrain -h', 'caetrain eval -h', 'caetrain encode -h' or 'caetrain finetune -h' for the flags.
 `)
 }
 

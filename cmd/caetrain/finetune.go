@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/caetrain/caetrain/engine"
+	"github.com/caetrain/caetrain/graph"
+	"github.com/caetrain/caetrain/internal/plot"
+)
+
+// finetuneFlags are the finetune command's flags.
+type finetuneFlags struct {
+	model, data, out, init, arch, act, device, vm string
+	schedule                                      string
+	epochs, batch, val                            int
+	lr                                            float64
+	seed                                          uint64
+	json                                          bool
+}
+
+func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("caetrain finetune", flag.ContinueOnError)
+	fs.StringVar(&f.model, "model", "", "directory of a trained CAE (model.safetensors, config.json) whose encoder starts the classifier")
+	fs.StringVar(&f.data, "data", "", "data directory with labels (default: $CAETRAIN_DATA, /usr/share/datasets/fashion-mnist, else the embedded sample)")
+	fs.StringVar(&f.out, "out", "", "output directory (default runs/finetune-<timestamp>)")
+	fs.StringVar(&f.init, "init", "cae", "cae: the encoder starts from --model's; random: every layer Glorot-uniform (the baseline MLP)")
+	fs.StringVar(&f.arch, "arch", "784,1000", "with --init random and no --model: the hidden layers' widths from the input, e.g. 784,1000")
+	fs.StringVar(&f.act, "act", "sigmoid", "with --init random and no --model: the hidden activation (sigmoid, relu or tanh)")
+	fs.IntVar(&f.epochs, "epochs", 10, "passes over the training split; the epoch with the lowest validation error is kept")
+	fs.IntVar(&f.batch, "batch", 100, "samples per optimizer step")
+	fs.Float64Var(&f.lr, "lr", 1e-3, "Adam learning rate")
+	fs.StringVar(&f.schedule, "lr-schedule", "constant", "constant, or cosine: --lr·(1+cos(π·step/steps))/2, decaying to 0 over the run")
+	fs.IntVar(&f.val, "val", 10000, "validation samples: the last N of the training set, never trained on")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the softmax layer's (with --init random, every layer's) initial weights and of the shuffling")
+	fs.StringVar(&f.device, "device", "cpu", "cpu; cuda is refused: the CUDA VM has no softmax cross-entropy kernel yet")
+	fs.StringVar(&f.vm, "vm", "fast", "CPU virtual machine: fast (caetrain's own) or gorgonia (Gorgonia's TapeMachine, the reference)")
+	fs.BoolVar(&f.json, "json", false, "print NDJSON events on stdout (start, epoch, final) instead of a summary")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: caetrain finetune --model DIR [--data DIR] [--epochs N] [--lr LR] [--batch B] [--out DIR]
+       caetrain finetune --init random [--model DIR | --arch 784,1000 --act sigmoid] [flags]
+
+Fine-tunes a trained CAE's encoder into a classifier (Rifai et al., ICML
+2011, Table 1): the encoder's layers, initialised from --model, then a
+softmax layer (Glorot-uniform, zero bias), trained together with Adam on the
+cross-entropy of the labels. The last --val training samples are held out;
+the epoch with the lowest validation error is kept, and the test set is used
+once, at the end, on every test image.
+
+Writes into --out: classifier.safetensors (encoder.{k}.weight [out,in] and
+.bias as in model.safetensors, classifier.weight [classes, hidden],
+classifier.bias), config.json, metrics.jsonl (train/val loss and error per
+epoch, then the final line with test_error), confusion.png (test set),
+learning_curve_loss.png and learning_curve_error.png.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// finetuneFinal is the final event: the test set's results, measured once.
+type finetuneFinal struct {
+	Event        string  `json:"event"` // "final"
+	TestError    float64 `json:"test_error"`
+	TestErrors   int     `json:"test_errors"`
+	TestN        int     `json:"test_n"`
+	TestLoss     float64 `json:"test_loss"`
+	BestEpoch    int     `json:"best_epoch"`
+	BestValError float64 `json:"best_val_error"`
+	BestValLoss  float64 `json:"best_val_loss"`
+	Steps        int     `json:"steps"`
+	Seconds      float64 `json:"seconds"` // fine-tuning and evaluation, wall time
+	Out          string  `json:"out"`
+}
+
+func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
+	var f finetuneFlags
+	fs := newFinetuneFlagSet(&f)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	set := setFlags(fs)
+	switch {
+	case f.init != "cae" && f.init != "random":
+		return usagef("finetune: --init %q: want cae or random", f.init)
+	case f.init == "cae" && f.model == "":
+		return usagef("finetune: --model DIR is required (the CAE to start from), or --init random")
+	case f.init == "cae" && (set["arch"] || set["act"]):
+		return usagef("finetune: --arch and --act describe a random-init network; with --init cae the CAE in --model fixes them")
+	case f.epochs <= 0:
+		return usagef("finetune: --epochs %d: must be positive", f.epochs)
+	case f.batch <= 0:
+		return usagef("finetune: --batch %d: must be positive", f.batch)
+	case !(f.lr > 0) || f.lr > 1e6:
+		return usagef("finetune: --lr %v: must be a positive number", f.lr)
+	case f.val <= 0:
+		return usagef("finetune: --val %d: must be positive (the epoch is chosen on it; the test set is used once)", f.val)
+	case f.schedule != engine.ConstantLR && f.schedule != engine.CosineLR:
+		return usagef("finetune: --lr-schedule %q: want %s or %s", f.schedule, engine.ConstantLR, engine.CosineLR)
+	case f.vm != engine.FastVM && f.vm != engine.GorgoniaVM:
+		return usagef("finetune: --vm %q: want %s or %s", f.vm, engine.FastVM, engine.GorgoniaVM)
+	}
+	switch f.device {
+	case "cpu", "auto":
+	case "cuda":
+		return usagef("finetune: --device=cuda: %v", engine.ErrFinetuneNoCUDA)
+	default:
+		return usagef("finetune: --device %q: want cpu", f.device)
+	}
+	start := time.Now()
+
+	// The starting parameters.
+	var (
+		p          *graph.ClassifierParams
+		fromLambda *float64
+		cae        *graph.Params
+	)
+	if f.model != "" {
+		var mc engine.ModelConfig
+		if cae, mc, err = engine.LoadModel(f.model); err != nil {
+			return err
+		}
+		lam := mc.Lambda
+		fromLambda = &lam
+	}
+	spec := graph.ClassifierSpec{}
+	if cae != nil {
+		spec = graph.ClassifierOf(cae.Spec, 0)
+	} else {
+		arch, err := parseArch(f.arch)
+		if err != nil {
+			return usageError{fmt.Errorf("finetune: %w", err)}
+		}
+		spec = graph.ClassifierSpec{Arch: arch, Act: graph.Activation(f.act)}
+	}
+
+	data, err := engine.LoadData(f.data)
+	if err != nil {
+		return err
+	}
+	if data.Embedded {
+		fmt.Fprintln(stderr, data.Notice)
+	}
+	if data.Train.Dim != spec.Arch[0] {
+		return usagef("finetune: the network's input width %d does not match the data's %d values per sample (%s)", spec.Arch[0], data.Train.Dim, data.Source)
+	}
+	spec.Classes = int(max(slices.Max(data.TrainLabels), slices.Max(data.TestLabels))) + 1
+	if err := spec.Validate(); err != nil {
+		return usageError{fmt.Errorf("finetune: %w", err)}
+	}
+	if f.val >= data.Train.N {
+		return usagef("finetune: --val %d: the training set has only %d samples (%s)", f.val, data.Train.N, data.Source)
+	}
+	if f.init == "cae" {
+		p, err = engine.ClassifierFromCAE(cae, spec.Classes, f.seed)
+	} else {
+		p, err = engine.RandomClassifier(spec, f.seed)
+	}
+	if err != nil {
+		return err
+	}
+	train, trainLab, val, valLab, err := engine.SplitValidation(data.Train, data.TrainLabels, f.val)
+	if err != nil {
+		return usageError{err}
+	}
+
+	out := f.out
+	if out == "" {
+		out = filepath.Join("runs", "finetune-"+time.Now().Format("20060102-150405"))
+	}
+	created, err := prepareOutDir(out)
+	if err != nil {
+		return usagef("finetune: --out %s: %v", out, err)
+	}
+	defer func() {
+		if err != nil && created {
+			os.Remove(out) // only if still empty
+		}
+	}()
+
+	cfg := engine.FinetuneConfig{Spec: spec, Batch: f.batch, Epochs: f.epochs, Adam: engine.DefaultAdam, Seed: f.seed, Machine: f.vm, Device: engine.CPU, Schedule: f.schedule}
+	cfg.Adam.LR = f.lr
+	ft, err := engine.NewFinetuner(cfg, p)
+	if err != nil {
+		return err
+	}
+	defer ft.Close()
+	cc := engine.ClassifierConfig{
+		Init: f.init, FromModel: f.model, FromLambda: fromLambda,
+		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR, LRSchedule: f.schedule, Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps,
+		Seed: cfg.Seed, Val: f.val, Data: data.Source, Device: string(engine.CPU), Version: version(),
+	}
+
+	metricsPath := filepath.Join(out, "metrics.jsonl")
+	mf, err := os.Create(metricsPath)
+	if err != nil {
+		return err
+	}
+	defer mf.Close()
+	metrics := bufio.NewWriter(mf)
+	enc := json.NewEncoder(stdout)
+	write := func(v any) error {
+		js, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if _, err := metrics.Write(append(js, '\n')); err != nil {
+			return fmt.Errorf("%s: %w", metricsPath, err)
+		}
+		if err := metrics.Flush(); err != nil {
+			return fmt.Errorf("%s: %w", metricsPath, err)
+		}
+		if f.json {
+			return enc.Encode(v)
+		}
+		return nil
+	}
+	if f.json {
+		enc.Encode(map[string]any{
+			"event": "start", "out": out, "init": f.init, "model": f.model, "arch": spec.Arch, "act": spec.Act, "classes": spec.Classes,
+			"train_samples": train.N, "val_samples": val.N, "test_samples": data.Test.N, "data": data.Source,
+			"epochs": cfg.Epochs, "batch": cfg.Batch, "lr": cfg.Adam.LR, "lr_schedule": f.schedule, "seed": cfg.Seed, "vm": f.vm,
+		})
+	}
+	from := "from " + f.model
+	if f.init == "random" {
+		from = "from Glorot-uniform weights"
+	}
+	fmt.Fprintf(stderr, "caetrain finetune: %s %s → softmax %d, %s, on %d samples (validation: the last %d; %s), %d epochs, batch %d, lr %g (%s), writing %s\n",
+		formatArch(spec.Arch), spec.Act, spec.Classes, from, train.N, val.N, data.Source, cfg.Epochs, cfg.Batch, cfg.Adam.LR, f.schedule, out)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var epochs []engine.FinetuneEpoch
+	lastDraw := time.Time{}
+	onStep := func(epoch, step, total int, loss float64) {
+		if time.Since(lastDraw) < 10*time.Second {
+			return
+		}
+		lastDraw = time.Now()
+		fmt.Fprintf(stderr, "epoch %d/%d step %d/%d loss %.4g\n", epoch, cfg.Epochs, step, total, loss)
+	}
+	res, err := engine.Finetune(ctx, ft, train, trainLab, val, valLab, func(m engine.FinetuneEpoch) error {
+		epochs = append(epochs, m)
+		mark := ""
+		if m.Best {
+			mark = "  (best so far)"
+		}
+		fmt.Fprintf(stderr, "epoch %d/%d done: step %d  train loss %.4g error %.2f%%  val loss %.4g error %.2f%%  %.1fs%s\n",
+			m.Epoch, cfg.Epochs, m.Step, m.TrainLoss, 100*m.TrainError, m.ValLoss, 100*m.ValError, m.Seconds, mark)
+		return write(m)
+	}, onStep)
+	if err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return fmt.Errorf("%w after %d steps; fine-tuning keeps no checkpoints: nothing was saved (metrics so far in %s)", errInterrupted, ft.Steps(), metricsPath)
+		}
+		if errors.Is(err, engine.ErrDiverged) {
+			return fmt.Errorf("%v\nnothing was saved; try a smaller --lr (now %g)", err, cfg.Adam.LR)
+		}
+		return err
+	}
+
+	// The test set, once, on every test image, with the best epoch's weights.
+	test, err := ft.Evaluate(data.Test, data.TestLabels)
+	if err != nil {
+		return err
+	}
+	cm, err := engine.Confusion(data.TestLabels, test.Pred, spec.Classes)
+	if err != nil {
+		return err
+	}
+	cc.BestEpoch, cc.Steps, cc.BestValError, cc.TestError, cc.TestN = res.BestEpoch, res.Steps, &res.BestValError, &test.Error, test.N
+	if err := engine.SaveClassifier(out, p, cc); err != nil {
+		return err
+	}
+	final := finetuneFinal{
+		Event: "final", TestError: test.Error, TestErrors: test.Errors, TestN: test.N, TestLoss: test.Loss,
+		BestEpoch: res.BestEpoch, BestValError: res.BestValError, BestValLoss: res.BestValLoss,
+		Steps: res.Steps, Seconds: time.Since(start).Seconds(), Out: out,
+	}
+	if err := write(final); err != nil {
+		return err
+	}
+	// The folder and its parent name the run (e.g. mnist-cae/finetune).
+	title := filepath.Base(filepath.Clean(out))
+	if abs, err := filepath.Abs(out); err == nil {
+		title = filepath.Base(filepath.Dir(abs)) + "/" + filepath.Base(abs)
+	}
+	if err := plot.Confusion(filepath.Join(out, "confusion.png"),
+		fmt.Sprintf("%s: test error %.2f%% (%d of %d)", title, 100*test.Error, test.Errors, test.N), cm); err != nil {
+		return err
+	}
+	if err := learningCurves(out, title, epochs); err != nil {
+		return err
+	}
+	if f.json {
+		return nil
+	}
+	fmt.Fprintf(stdout, "fine-tuned %s %s → softmax %d %s for %d epochs (%d steps) in %.1fs; best epoch %d (validation error %.2f%%)\n",
+		formatArch(spec.Arch), spec.Act, spec.Classes, from, cfg.Epochs, res.Steps, final.Seconds, res.BestEpoch, 100*res.BestValError)
+	fmt.Fprintf(stdout, "test error %.2f%% (%d of %d test images)  test loss %.4g\n", 100*test.Error, test.Errors, test.N, test.Loss)
+	fmt.Fprintf(stdout, "wrote %s/{%s,%s,metrics.jsonl,confusion.png,learning_curve_loss.png,learning_curve_error.png}\n", out, engine.ClassifierFile, engine.ConfigFile)
+	return nil
+}
+
+// learningCurves draws the train and validation loss, and error, per epoch
+// (on a log axis: a train error of 0 is not drawn).
+func learningCurves(out, title string, epochs []engine.FinetuneEpoch) error {
+	var x, tl, vl, te, ve []float64
+	for _, m := range epochs {
+		x = append(x, float64(m.Epoch))
+		tl, vl = append(tl, m.TrainLoss), append(vl, m.ValLoss)
+		te, ve = append(te, 100*m.TrainError), append(ve, 100*m.ValError)
+	}
+	for _, c := range []struct {
+		file, y    string
+		train, val []float64
+	}{
+		{"learning_curve_loss.png", "mean cross-entropy", tl, vl},
+		{"learning_curve_error.png", "error (%)", te, ve},
+	} {
+		fig := plot.Figure{
+			Title: title, XLabel: "epoch", YLabel: c.y, LogY: true,
+			Series: []plot.Series{{Name: "train (during the epoch)", X: x, Y: c.train, Points: true}, {Name: "validation", X: x, Y: c.val, Points: true}},
+		}
+		if err := fig.WritePNG(filepath.Join(out, c.file)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

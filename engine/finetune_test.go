@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/caetrain/caetrain/graph"
+	"gorgonia.org/tensor"
+)
+
+// clusters is n samples of dim values in [0,1], drawn around one centre per
+// class, with their labels.
+func clusters(n, dim, classes int, seed uint64) (Samples, []uint8) {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	centres := make([][]float64, classes)
+	for c := range centres {
+		centres[c] = make([]float64, dim)
+		for j := range centres[c] {
+			centres[c][j] = rng.Float64()
+		}
+	}
+	s := Samples{X: make([]float32, n*dim), N: n, Dim: dim}
+	lab := make([]uint8, n)
+	for i := 0; i < n; i++ {
+		c := rng.IntN(classes)
+		lab[i] = uint8(c)
+		for j := 0; j < dim; j++ {
+			v := centres[c][j] + 0.25*rng.NormFloat64()
+			s.X[i*dim+j] = float32(math.Min(1, math.Max(0, v)))
+		}
+	}
+	return s, lab
+}
+
+func testCAE(t *testing.T, arch []int, seed uint64) *graph.Params {
+	t.Helper()
+	s := graph.Spec{Arch: arch, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Tied: true, Loss: graph.BCE, Lambda: 0.1}
+	p, err := graph.NewParams(s, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	GlorotInit(p, seed)
+	return p
+}
+
+func testFinetuneConfig(s graph.ClassifierSpec) FinetuneConfig {
+	return FinetuneConfig{Spec: s, Batch: 32, Epochs: 3, Adam: DefaultAdam, Seed: 5}
+}
+
+// TestClassifierStartsFromTheCAE checks that the classifier's encoder is the
+// CAE's, copied (not shared), through a model directory as `caetrain
+// finetune` reads it, and that a changed CAE changes the classifier's
+// start: its encoder and its loss on the same batch. The softmax layer
+// depends on the seed alone.
+func TestClassifierStartsFromTheCAE(t *testing.T) {
+	dir := t.TempDir()
+	cae := testCAE(t, []int{20, 12}, 1)
+	if err := SaveModel(dir, cae, NewModelConfig(Config{Spec: cae.Spec, Batch: 1, Adam: DefaultAdam})); err != nil {
+		t.Fatal(err)
+	}
+	loaded, _, err := LoadModel(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ClassifierFromCAE(loaded, 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"encoder.0.weight", "encoder.0.bias"} {
+		if got, want := a.Lookup(name).Data().([]float32), cae.Lookup(name).Data().([]float32); !slices.Equal(got, want) {
+			t.Errorf("%s: the classifier's differs from the CAE's", name)
+		}
+	}
+	// Copied, not shared: training the classifier leaves the CAE alone.
+	a.Lookup("encoder.0.weight").Data().([]float32)[0] += 1
+	if loaded.Lookup("encoder.0.weight").Data().([]float32)[0] == a.Lookup("encoder.0.weight").Data().([]float32)[0] {
+		t.Error("the classifier's encoder shares the CAE's backing array")
+	}
+	a.Lookup("encoder.0.weight").Data().([]float32)[0] -= 1
+
+	// A changed CAE: one bias and one weight moved.
+	changed := testCAE(t, []int{20, 12}, 1)
+	changed.Lookup("encoder.0.weight").Data().([]float32)[3] += 0.5
+	changed.Lookup("encoder.0.bias").Data().([]float32)[2] -= 0.5
+	b, err := ClassifierFromCAE(changed, 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(a.Lookup("encoder.0.weight").Data().([]float32), b.Lookup("encoder.0.weight").Data().([]float32)) ||
+		slices.Equal(a.Lookup("encoder.0.bias").Data().([]float32), b.Lookup("encoder.0.bias").Data().([]float32)) {
+		t.Error("a changed CAE left the classifier's encoder unchanged")
+	}
+	for _, name := range []string{"classifier.weight", "classifier.bias"} {
+		if !slices.Equal(a.Lookup(name).Data().([]float32), b.Lookup(name).Data().([]float32)) {
+			t.Errorf("%s depends on the CAE; want the seed alone", name)
+		}
+	}
+	s, lab := clusters(64, 20, 3, 1)
+	var losses []float64
+	for _, p := range []*graph.ClassifierParams{a, b} {
+		ev, err := NewClassifierEvaluator(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ev.Evaluate(s, lab)
+		ev.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, r.Loss)
+	}
+	if losses[0] == losses[1] {
+		t.Errorf("the starting loss %v is the same from both CAEs", losses[0])
+	}
+	// A CAE of another input width is refused by the graph, not copied.
+	if _, err := ClassifierFromCAE(testCAE(t, []int{20, 12, 6}, 1), 3, 7); err != nil {
+		t.Errorf("a two-layer CAE: %v", err)
+	}
+}
+
+// refPredict is the classifier in plain Go, float64: the predicted class
+// of each sample.
+func refPredict(p *graph.ClassifierParams, s Samples) []uint8 {
+	sp := p.Spec
+	out := make([]uint8, s.N)
+	for n := 0; n < s.N; n++ {
+		a := make([]float64, s.Dim)
+		for j, v := range s.Row(n) {
+			a[j] = float64(v)
+		}
+		widths := append(slices.Clone(sp.Arch), sp.Classes)
+		for k := 0; k+1 < len(widths); k++ {
+			w, b := p.Tensors[2*k].Data().([]float32), p.Tensors[2*k+1].Data().([]float32)
+			in, o := widths[k], widths[k+1]
+			next := make([]float64, o)
+			for j := 0; j < o; j++ {
+				z := float64(b[j])
+				for i := 0; i < in; i++ {
+					z += a[i] * float64(w[i*o+j])
+				}
+				if k < sp.Layers() {
+					z = 1 / (1 + math.Exp(-z))
+				}
+				next[j] = z
+			}
+			a = next
+		}
+		best := 0
+		for j, v := range a {
+			if v > a[best] {
+				best = j
+			}
+		}
+		out[n] = uint8(best)
+	}
+	return out
+}
+
+// TestEvaluateUsesEverySample checks that the test error counts every one
+// of 10,000 samples (20 full evaluation batches) and of 10,001 (a partial
+// last batch), against a plain-Go forward pass. The weights are random, so
+// about 2/3 of the predictions are wrong and every batch counts; float32
+// against float64 logits may disagree on near-ties, hence a tolerance of 5
+// samples in 10,000 on the error count (the count of predictions must be
+// exact).
+func TestEvaluateUsesEverySample(t *testing.T) {
+	for _, n := range []int{10000, 10001} {
+		s, lab := clusters(n, 16, 3, 2)
+		p, err := RandomClassifier(graph.ClassifierSpec{Arch: []int{16, 8}, Act: graph.Sigmoid, Classes: 3}, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := NewClassifierEvaluator(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ev.Evaluate(s, lab)
+		ev.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.N != n || len(r.Pred) != n {
+			t.Fatalf("n=%d: evaluated %d samples, %d predictions", n, r.N, len(r.Pred))
+		}
+		want := refPredict(p, s)
+		wrong, differ := 0, 0
+		for i := range want {
+			if want[i] != lab[i] {
+				wrong++
+			}
+			if want[i] != r.Pred[i] {
+				differ++
+			}
+		}
+		if differ > 5 || abs(r.Errors-wrong) > 5 {
+			t.Errorf("n=%d: %d errors, plain Go counts %d; %d predictions differ", n, r.Errors, wrong, differ)
+		}
+		if math.Abs(r.Error-float64(r.Errors)/float64(n)) > 1e-15 {
+			t.Errorf("n=%d: error %v is not %d/%d", n, r.Error, r.Errors, n)
+		}
+		if r.Errors < n/10 {
+			t.Errorf("n=%d: only %d errors from random weights; the test cannot see a skipped batch", n, r.Errors)
+		}
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestFinetuneLearnsAndKeepsTheBestEpoch trains on separable clusters: the
+// validation error must fall well below chance, the best epoch must be the
+// one with the lowest validation error, and the parameters at the end must
+// be that epoch's (re-evaluating the validation split gives its error).
+func TestFinetuneLearnsAndKeepsTheBestEpoch(t *testing.T) {
+	all, lab := clusters(1200, 20, 3, 4)
+	train, tl, val, vl, err := SplitValidation(all, lab, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cae := testCAE(t, []int{20, 12}, 1)
+	p, err := ClassifierFromCAE(cae, 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testFinetuneConfig(p.Spec)
+	cfg.Epochs = 4
+	f, err := NewFinetuner(cfg, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var epochs []FinetuneEpoch
+	res, err := Finetune(context.Background(), f, train, tl, val, vl, func(e FinetuneEpoch) error { epochs = append(epochs, e); return nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(epochs) != 4 || res.Steps != 4*((900+31)/32) {
+		t.Fatalf("%d epochs, %d steps; want 4 and %d", len(epochs), res.Steps, 4*((900+31)/32))
+	}
+	best := epochs[0]
+	for _, e := range epochs {
+		if e.ValError < best.ValError {
+			best = e
+		}
+	}
+	if res.BestEpoch != best.Epoch || res.BestValError != best.ValError {
+		t.Errorf("best epoch %d (val error %v), want %d (%v)", res.BestEpoch, res.BestValError, best.Epoch, best.ValError)
+	}
+	// Chance is 2/3; the clusters are far apart.
+	if res.BestValError > 0.1 {
+		t.Errorf("best validation error %v; the classifier did not learn", res.BestValError)
+	}
+	ev, err := f.Evaluate(val, vl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Error != res.BestValError || ev.Loss != res.BestValLoss {
+		t.Errorf("after Finetune: val error %v loss %v, want the best epoch's %v, %v", ev.Error, ev.Loss, res.BestValError, res.BestValLoss)
+	}
+}
+
+// TestFinetuneVMsAgree checks that caetrain's VM and Gorgonia's
+// TapeMachine (the reference) train the classifier alike: after 10 steps
+// the parameters agree within 1e-5 (float32 rounding of products summed in
+// another order: the fast VM tiles them).
+func TestFinetuneVMsAgree(t *testing.T) {
+	s, lab := clusters(320, 20, 3, 6)
+	var params [][][]float32
+	for _, vm := range []string{FastVM, GorgoniaVM} {
+		p, err := ClassifierFromCAE(testCAE(t, []int{20, 12, 6}, 1), 3, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := testFinetuneConfig(p.Spec)
+		cfg.Machine = vm
+		f, err := NewFinetuner(cfg, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := 0; step < 10; step++ {
+			idx := make([]int, 0, 32)
+			for i := step * 32; i < step*32+32-step%3; i++ { // some partial batches
+				idx = append(idx, i)
+			}
+			if _, err := f.Step(s, lab, idx); err != nil {
+				t.Fatalf("%s step %d: %v", vm, step, err)
+			}
+		}
+		f.Close()
+		var ps [][]float32
+		for _, t := range p.Tensors {
+			ps = append(ps, slices.Clone(t.Data().([]float32)))
+		}
+		params = append(params, ps)
+	}
+	for i := range params[0] {
+		for j := range params[0][i] {
+			if d := math.Abs(float64(params[0][i][j] - params[1][i][j])); d > 1e-5 {
+				t.Fatalf("tensor %d [%d]: fast %v, gorgonia %v", i, j, params[0][i][j], params[1][i][j])
+			}
+		}
+	}
+}
+
+func TestFinetuneRefusesCUDA(t *testing.T) {
+	p, err := RandomClassifier(graph.ClassifierSpec{Arch: []int{4, 3}, Act: graph.Sigmoid, Classes: 2}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testFinetuneConfig(p.Spec)
+	cfg.Device = CUDA
+	if _, err := NewFinetuner(cfg, p); !errors.Is(err, ErrNoCUDA) {
+		t.Errorf("device cuda: got %v, want ErrNoCUDA", err)
+	}
+}
+
+// TestClassifierSaveLoad round-trips classifier.safetensors and
+// config.json exactly, and rejects a config of another architecture.
+func TestClassifierSaveLoad(t *testing.T) {
+	dir := t.TempDir()
+	p, err := ClassifierFromCAE(testCAE(t, []int{20, 12}, 1), 10, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	te := 0.0123
+	if err := SaveClassifier(dir, p, ClassifierConfig{Init: "cae", Batch: 32, Epochs: 2, TestError: &te}); err != nil {
+		t.Fatal(err)
+	}
+	if !IsClassifier(dir) {
+		t.Fatal("IsClassifier: false after SaveClassifier")
+	}
+	q, cc, err := LoadClassifier(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.TestError == nil || *cc.TestError != te || cc.Classes != 10 || cc.Init != "cae" {
+		t.Errorf("config read back as %+v", cc)
+	}
+	for i := range p.Tensors {
+		if !slices.Equal(p.Tensors[i].Data().([]float32), q.Tensors[i].Data().([]float32)) {
+			t.Errorf("%s differs after a round trip", p.Shapes[i].Name)
+		}
+	}
+	other, _ := RandomClassifier(graph.ClassifierSpec{Arch: []int{20, 12}, Act: graph.Sigmoid, Classes: 5}, 1)
+	odir := t.TempDir()
+	if err := SaveClassifier(odir, other, ClassifierConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	// config.json of a 5-class model next to a 10-class model's weights.
+	if err := copyFile(filepath.Join(odir, ConfigFile), filepath.Join(dir, ConfigFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadClassifier(dir); err == nil {
+		t.Error("mismatched config.json and classifier.safetensors loaded without error")
+	}
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
+}
+
+func TestLRSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		schedule string
+		step     int
+		want     float64
+	}{
+		// Exact up to the cosine's rounding: 1e-15.
+		{ConstantLR, 7, 0.01},
+		{"", 99, 0.01},
+		{CosineLR, 0, 0.01},
+		{CosineLR, 50, 0.005},
+		{CosineLR, 100, 0},
+	} {
+		c := FinetuneConfig{Adam: DefaultAdam, Schedule: tc.schedule}
+		c.Adam.LR = 0.01
+		if got := c.lrAt(tc.step, 100); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("%q step %d of 100: lr %v, want %v", tc.schedule, tc.step, got, tc.want)
+		}
+	}
+}

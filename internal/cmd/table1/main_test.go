@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		ok   bool
+	}{
+		{"mnist", []string{"--mnist", "d"}, true},
+		{"no data", nil, false},
+		{"bad lambda", []string{"--mnist", "d", "--lambdas", "0.1,x"}, false},
+		{"zero lambda", []string{"--mnist", "d", "--lambdas", "0"}, false},
+		{"zero epochs", []string{"--mnist", "d", "--finetune-epochs", "0"}, false},
+		{"stray", []string{"--mnist", "d", "extra"}, false},
+	} {
+		_, err := parse(tc.args, io.Discard)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, errUsage)) {
+			t.Errorf("%s: err %v, want ok=%v (usage errors otherwise)", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func TestLastFinal(t *testing.T) {
+	out := `{"event":"start"}
+{"event":"epoch","epoch":1}
+{"event":"final","test_error":0.0123,"test_errors":123,"test_n":10000,"best_epoch":7,"best_val_error":0.011}
+`
+	var f final
+	if err := lastFinal([]byte(out), &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.TestError != 0.0123 || f.TestErrors != 123 || f.TestN != 10000 || f.BestEpoch != 7 {
+		t.Errorf("parsed %+v", f)
+	}
+	if err := lastFinal([]byte(`{"event":"epoch"}`), &f); err == nil {
+		t.Error("no final event: no error")
+	}
+}
+
+// TestReport checks the table's rows, that only the chosen CAE's test
+// error is shown, and that a CAE worse than the plain AE is said so.
+func TestReport(t *testing.T) {
+	l1, l2, zero := 0.1, 1.0, 0.0
+	runs := []run{
+		{Dataset: "mnist", Model: "cae", Lambda: &l1, Final: final{TestError: 0.0191, TestErrors: 191, TestN: 10000, BestValError: 0.02, BestEpoch: 3}},
+		{Dataset: "mnist", Model: "cae", Lambda: &l2, Chosen: true, Final: final{TestError: 0.0177, TestErrors: 177, TestN: 10000, BestValError: 0.018, BestEpoch: 5}},
+		{Dataset: "mnist", Model: "ae", Lambda: &zero, Final: final{TestError: 0.0170, TestErrors: 170, TestN: 10000, BestValError: 0.017, BestEpoch: 4}},
+		{Dataset: "mnist", Model: "mlp", Final: final{TestError: 0.0180, TestErrors: 180, TestN: 10000, BestValError: 0.019, BestEpoch: 9}},
+	}
+	o := options{val: 10000, pretrainEpochs: 2, finetuneEpochs: 3, lambdaList: "0.1,1", seed: 1, batch: 128, ftBatch: 100, lr: 1e-3, ftLR: 3e-3, schedule: "cosine"}
+	md := report(o, []string{"--mnist", "d"}, runs, 90*time.Second)
+	for _, want := range []string{
+		"| CAE (λ=1, chosen on validation) | 1.14% | **1.77%** | 177 / 10000 | 1.80% (5)",
+		"| AE (λ=0) | 1.78% | **1.70%**",
+		"| MLP, random init | – | **1.80%**",
+		"| 1 | 1.80% (5) ← chosen |",
+		"above the plain AE's",
+		"does **not** meet",
+		"go run ./internal/cmd/table1 --mnist d",
+		"Wall time:** 1m30s",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	runs[0].Dataset, runs[1].Dataset, runs[2].Dataset, runs[3].Dataset = "fashion-mnist", "fashion-mnist", "fashion-mnist", "fashion-mnist"
+	if f := report(o, nil, runs, time.Second); strings.Contains(f, "1.18%") || strings.Contains(f, "1.14%") {
+		t.Errorf("the paper's MNIST numbers appear in the Fashion-MNIST table:\n%s", f)
+	}
+	if strings.Contains(md, "1.91%") {
+		t.Errorf("the unchosen λ's test error is reported:\n%s", md)
+	}
+}
