@@ -12,8 +12,11 @@ package engine
 //	LD_LIBRARY_PATH=$PWD/kernels/cudaemu/build go test -tags gpu -run Parity ./engine
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/caetrain/caetrain/internal/dataset"
@@ -123,4 +126,81 @@ func parityRun(t *testing.T, cfg Config, dev Device, data Samples, steps int) pa
 		r.names = append(r.names, tr.Params.Shapes[i].Name)
 	}
 	return r
+}
+
+// TestCUDADivergenceKeepsLastGoodStep: with a learning rate that blows the
+// loss up, the CPU stops at the first step with a non-finite loss or
+// gradient and keeps the state of the step before. The CUDA VM, which
+// reads its results back only at Flush, here after several more steps were
+// queued, must name the same step and end in the same state: Adam skipped
+// that step and every later one on the device.
+func TestCUDADivergenceKeepsLastGoodStep(t *testing.T) {
+	ds, err := dataset.LoadEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := Samples{X: ds.Train.X, N: ds.Train.N, Dim: ds.Train.Dim}
+	cfg := presets["seed"].Config
+	cfg.Spec.Arch = []int{784, 16, 8}
+	cfg.Adam.LR = 1e6
+	cfg.Seed = 3
+	batch := func(s int) []int {
+		idx := make([]int, cfg.Batch)
+		for i := range idx {
+			idx[i] = (s*cfg.Batch + i) % data.N
+		}
+		return idx
+	}
+	cpuCfg := cfg
+	cpuCfg.Device = CPU
+	cpu, err := NewTrainer(cpuCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	at := 0
+	for s := 0; s < 20 && at == 0; s++ {
+		if _, err := cpu.Step(data, batch(s)); errors.Is(err, ErrDiverged) {
+			at = s + 1
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if at < 2 {
+		t.Fatalf("the CPU run diverged at step %d: the test needs a good step before a bad one", at)
+	}
+	gpuCfg := cfg
+	gpuCfg.Device = CUDA
+	gpu, err := NewTrainer(gpuCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	for s := 0; s < at+3; s++ { // three steps past the bad one, unflushed
+		if _, err := gpu.Step(data, batch(s)); err != nil {
+			t.Fatalf("step %d: %v", s+1, err)
+		}
+	}
+	_, err = gpu.Flush()
+	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), fmt.Sprintf("at step %d:", at)) {
+		t.Fatalf("CUDA Flush: %v; want divergence at step %d, as on the CPU", err, at)
+	}
+	if gpu.Steps() != at-1 || gpu.HostSteps() != at-1 || cpu.Steps() != at-1 {
+		t.Errorf("steps after divergence: cuda %d (host %d), cpu %d; want %d", gpu.Steps(), gpu.HostSteps(), cpu.Steps(), at-1)
+	}
+	for i := range cpu.Params.Tensors {
+		a, b := cpu.Params.Tensors[i].Data().([]float32), gpu.Params.Tensors[i].Data().([]float32)
+		var num, den float64
+		for j := range a {
+			if math.IsNaN(float64(b[j])) || math.IsInf(float64(b[j]), 0) {
+				t.Fatalf("%s[%d] is %v on the device: the bad steps were applied", cpu.Params.Shapes[i].Name, j, b[j])
+			}
+			d := float64(b[j]) - float64(a[j])
+			num += d * d
+			den += float64(a[j]) * float64(a[j])
+		}
+		if rel := math.Sqrt(num / den); !(rel <= 1e-3) {
+			t.Errorf("%s: ‖cuda − cpu‖/‖cpu‖ = %.2e after divergence, want ≤ 1e-3", cpu.Params.Shapes[i].Name, rel)
+		}
+	}
 }

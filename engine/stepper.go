@@ -13,6 +13,7 @@ type deviceStepper interface {
 	step(s Samples, idx []int, seed uint64, step int) (StepResult, error)
 	pending() int                        // deferred steps since the last flush
 	flush() (StepResult, error)          // the deferred steps' means
+	diverged() int                       // after flush: the first step with a non-finite loss or gradient, or 0
 	download(*graph.Params, *Adam) error // device → host
 	upload(*graph.Params, *Adam) error   // host → device
 	close()

@@ -161,8 +161,11 @@ func NewTrainerFrom(cfg Config, p *graph.Params) (*Trainer, error) {
 func (t *Trainer) Deferred() bool { return t.gpu != nil && t.gpu.pending() > 0 }
 
 // Flush returns the row-weighted means of the deferred steps since the last
-// flush (Rows is their total), reading them from the device. A non-finite
-// loss among them is ErrDiverged; the CUDA VM finds out only here.
+// flush (Rows is their total), reading them from the device. A step with a
+// non-finite loss or gradient among them is ErrDiverged at that step; the
+// CUDA VM finds out only here, but it has changed nothing since that step
+// (Adam skips on the device), so the trainer is left, as on the CPU, in
+// the state of the step before it: Steps, HostSteps and Params say so.
 func (t *Trainer) Flush() (StepResult, error) {
 	if t.gpu == nil {
 		return StepResult{}, nil
@@ -170,6 +173,19 @@ func (t *Trainer) Flush() (StepResult, error) {
 	r, err := t.gpu.flush()
 	if err != nil {
 		return r, err
+	}
+	if bad := t.gpu.diverged(); bad > 0 {
+		// The device skipped step bad and every later one: its state is
+		// that of step bad−1, which becomes the trainer's, as on the CPU.
+		if err := t.gpu.download(t.Params, &t.adam); err != nil {
+			return r, err
+		}
+		issued := t.step
+		t.step, t.host, t.adam.T = bad-1, bad-1, bad-1
+		if err := t.gpu.upload(t.Params, &t.adam); err != nil {
+			return r, err
+		}
+		return r, fmt.Errorf("%w at step %d: its loss or a gradient is not finite (read back from the device after step %d)", ErrDiverged, bad, issued)
 	}
 	if !finite(r.Loss) {
 		return r, fmt.Errorf("%w by step %d: the mean loss of the last %d samples is %v", ErrDiverged, t.step, r.Rows, r.Loss)
@@ -228,9 +244,7 @@ func (t *Trainer) Steps() int { return t.step }
 
 // HostSteps is the number of steps whose result Params holds: Steps on the
 // CPU; under the CUDA VM, the step of the last Sync or Upload (the device
-// holds the newer ones). After a divergence, which the CUDA VM finds only
-// when it reads its losses back, the device's parameters may have taken
-// the bad steps, but Params has not: they are the last good weights.
+// holds the newer ones), or after a divergence the last good step.
 func (t *Trainer) HostSteps() int {
 	if t.gpu == nil {
 		return t.step

@@ -49,6 +49,13 @@ type gpuVM struct {
 
 	scal, acc, tmp kernels.Buf // [loss recon pen hess], their row-weighted sums, scratch
 	rows, steps    int         // rows and steps in acc
+
+	// bad is the first step whose loss or a gradient was not finite (0:
+	// none), raised on the device by MarkNonFinite; Adam skips every step
+	// once it is set, so the device keeps the parameters of the step
+	// before. flush reads it into badStep.
+	bad     kernels.IntBuf
+	badStep int
 }
 
 // newDeviceStepper builds the CUDA VM for cfg on p (host copies, uploaded).
@@ -131,6 +138,9 @@ func (vm *gpuVM) build(p *graph.Params, cfg Config) error {
 		return err
 	}
 	if vm.tmp, err = vm.alloc(4); err != nil {
+		return err
+	}
+	if vm.bad, err = vm.dev.AllocInts(1); err != nil {
 		return err
 	}
 	vm.buf[m.Loss], vm.buf[m.Recon], vm.buf[m.Penalty] = vm.scal.Slice(0, 1), vm.scal.Slice(1, 2), vm.scal.Slice(2, 3)
@@ -332,9 +342,20 @@ func (vm *gpuVM) step(s Samples, idx []int, seed uint64, step int) (StepResult, 
 			return StepResult{}, err
 		}
 	}
+	// A non-finite loss or gradient raises bad (the first such step's
+	// number), and Adam then changes nothing, on the device, without the
+	// host waiting: as on the CPU, such a step leaves the state as it was.
+	if err := d.MarkNonFinite(vm.bad, vm.scal.Slice(0, 1), step); err != nil {
+		return StepResult{}, err
+	}
+	for _, g := range vm.grads {
+		if err := d.MarkNonFinite(vm.bad, g, step); err != nil {
+			return StepResult{}, err
+		}
+	}
 	vm.t++
 	for i, p := range vm.params {
-		if err := d.AdamStep(p, vm.grads[i], vm.mom[i], vm.vel[i], vm.t, vm.hyper); err != nil {
+		if err := d.AdamStepUnless(p, vm.grads[i], vm.mom[i], vm.vel[i], vm.t, vm.hyper, vm.bad); err != nil {
 			return StepResult{}, err
 		}
 	}
@@ -378,6 +399,8 @@ func (vm *gpuVM) ensureData(s Samples) error {
 
 func (vm *gpuVM) pending() int { return vm.steps }
 
+func (vm *gpuVM) diverged() int { return vm.badStep }
+
 func (vm *gpuVM) flush() (StepResult, error) {
 	if vm.steps == 0 {
 		return StepResult{}, nil
@@ -386,6 +409,11 @@ func (vm *gpuVM) flush() (StepResult, error) {
 	if err := vm.dev.Download(sums[:], vm.acc); err != nil { // waits for the queued steps
 		return StepResult{}, err
 	}
+	var bad [1]int32
+	if err := vm.dev.DownloadInts(bad[:], vm.bad); err != nil {
+		return StepResult{}, err
+	}
+	vm.badStep = int(bad[0])
 	if err := vm.dev.Zero(vm.acc); err != nil {
 		return StepResult{}, err
 	}
@@ -427,7 +455,8 @@ func (vm *gpuVM) upload(p *graph.Params, a *Adam) error {
 		}
 	}
 	vm.t = a.T
-	return nil
+	vm.badStep = 0
+	return vm.dev.UploadInts(vm.bad, []int32{0})
 }
 
 func (vm *gpuVM) close() {
@@ -442,5 +471,9 @@ func (vm *gpuVM) close() {
 	if vm.idx.N > 0 {
 		vm.dev.FreeInts(vm.idx)
 		vm.idx = kernels.IntBuf{}
+	}
+	if vm.bad.N > 0 {
+		vm.dev.FreeInts(vm.bad)
+		vm.bad = kernels.IntBuf{}
 	}
 }

@@ -520,12 +520,23 @@ func (d *Device) Scale(out, a Buf, s float32) error {
 // on p, m and v in place, then g = 0. p, g, m, v: [n]. The bias
 // corrections are computed here in float64, as the reference does.
 func (d *Device) AdamStep(p, g, m, v Buf, t int, h AdamHyper) error {
+	return d.AdamStepUnless(p, g, m, v, t, h, IntBuf{})
+}
+
+// AdamStepUnless is AdamStep, except that it changes nothing when skip
+// (one int32 on the device, read when the kernel runs) is not 0; the
+// empty IntBuf never skips. The CUDA VM passes the flag MarkNonFinite
+// raises for a step's loss and gradients.
+func (d *Device) AdamStepUnless(p, g, m, v Buf, t int, h AdamHyper, skip IntBuf) error {
 	n := p.N
 	if g.N != n || m.N != n || v.N != n {
 		panic("kernels: AdamStep: p, g, m and v must have the same length")
 	}
 	if t < 1 {
 		panic("kernels: AdamStep: step t must be ≥ 1")
+	}
+	if skip.Ptr != 0 && skip.N != 1 {
+		panic("kernels: AdamStepUnless: skip must be one int32")
 	}
 	if err := fits(kAdam, n); err != nil || n == 0 {
 		return err
@@ -543,6 +554,7 @@ func (d *Device) AdamStep(p, g, m, v Buf, t int, h AdamHyper) error {
 	d.f32(c2)
 	d.f32(float32(h.LR))
 	d.f32(float32(h.Eps))
+	d.iptr(skip)
 	return d.flat(kAdam, n)
 }
 
@@ -592,10 +604,7 @@ func (d *Device) HasNonFinite(x Buf) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("kernels: %s: cuMemsetD32: %w", kNonFinite, err)
 	}
-	d.iptr(d.flag)
-	d.ptr(x)
-	d.i32(x.N)
-	if err := d.flat(kNonFinite, x.N); err != nil {
+	if err := d.MarkNonFinite(d.flag, x, 1); err != nil {
 		return false, err
 	}
 	var flag [1]int32
@@ -603,4 +612,21 @@ func (d *Device) HasNonFinite(x Buf) (bool, error) {
 		return false, fmt.Errorf("kernels: %s: %w", kNonFinite, err)
 	}
 	return flag[0] != 0, nil
+}
+
+// MarkNonFinite sets flag (one int32 on the device) to mark if it is 0 and
+// x holds a NaN or ±Inf, without waiting for the device: the first mark
+// stays until the caller zeroes the flag. mark must not be 0.
+func (d *Device) MarkNonFinite(flag IntBuf, x Buf, mark int) error {
+	if flag.N != 1 || mark == 0 {
+		panic("kernels: MarkNonFinite: flag must be one int32 and mark non-zero")
+	}
+	if err := fits(kNonFinite, x.N); err != nil || x.N == 0 {
+		return err
+	}
+	d.iptr(flag)
+	d.ptr(x)
+	d.i32(x.N)
+	d.i32(mark)
+	return d.flat(kNonFinite, x.N)
 }

@@ -384,3 +384,99 @@ func (c cudaImpl) HasNonFinite(x []float32) (bad bool, err error) {
 	}, x)
 	return bad, err
 }
+
+// TestCUDAAdamSkipAndMark: MarkNonFinite keeps the first mark until the
+// flag is zeroed, and AdamStepUnless changes nothing while the flag is
+// set and is AdamStep when it is 0.
+func TestCUDAAdamSkipAndMark(t *testing.T) {
+	d := gpu(t).d
+	const n = 300
+	host := func(f func(i int) float32) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = f(i)
+		}
+		return x
+	}
+	bufs := make([]kernels.Buf, 5)
+	for i := range bufs {
+		b, err := d.Alloc(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Free(b)
+		bufs[i] = b
+	}
+	flag, err := d.AllocInts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.FreeInts(flag)
+	p, g, m, v, x := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
+	p0, g0 := host(func(i int) float32 { return float32(i) / n }), host(func(i int) float32 { return float32(i%7) - 3 })
+	for _, b := range []struct {
+		buf kernels.Buf
+		x   []float32
+	}{{p, p0}, {g, g0}, {m, make([]float32, n)}, {v, make([]float32, n)}, {x, host(func(int) float32 { return 1 })}} {
+		if err := d.Upload(b.buf, b.x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.UploadInts(flag, []int32{0}); err != nil {
+		t.Fatal(err)
+	}
+	readFlag := func() int32 {
+		var f [1]int32
+		if err := d.DownloadInts(f[:], flag); err != nil {
+			t.Fatal(err)
+		}
+		return f[0]
+	}
+	if err := d.MarkNonFinite(flag, x, 5); err != nil || readFlag() != 0 {
+		t.Fatalf("finite data: flag %d (%v), want 0", readFlag(), err)
+	}
+	h := kernels.AdamHyper{LR: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+	if err := d.UploadInts(flag, []int32{3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AdamStepUnless(p, g, m, v, 1, h, flag); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, n)
+	if err := d.Download(got, p); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i] != p0[i] {
+			t.Fatalf("skip set: p[%d] changed from %v to %v", i, p0[i], got[i])
+		}
+	}
+	if err := d.Upload(x, host(func(i int) float32 { return float32(i) / float32(i%2) })); err != nil { // NaN and +Inf
+		t.Fatal(err)
+	}
+	if err := d.UploadInts(flag, []int32{0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.MarkNonFinite(flag, x, 7); err != nil || readFlag() != 7 {
+		t.Fatalf("non-finite data: flag %d (%v), want 7", readFlag(), err)
+	}
+	if err := d.MarkNonFinite(flag, x, 9); err != nil || readFlag() != 7 {
+		t.Fatalf("a second mark: flag %d (%v), want the first, 7", readFlag(), err)
+	}
+	if err := d.UploadInts(flag, []int32{0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AdamStepUnless(p, g, m, v, 1, h, flag); err != nil {
+		t.Fatal(err)
+	}
+	want, gw, mw, vw := append([]float32(nil), p0...), append([]float32(nil), g0...), make([]float32, n), make([]float32, n)
+	kernels.AdamStep(want, gw, mw, vw, 1, h)
+	if err := d.Download(got, p); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if math.Abs(float64(got[i]-want[i])) > 1e-6*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("skip 0: p[%d] = %v, AdamStep gives %v", i, got[i], want[i])
+		}
+	}
+}

@@ -20,10 +20,10 @@ var PTXModules = []PTXModule{
 		"cae_bias_act_f32",
 		"cae_colsum_f32",
 	}},
-	{Name: "adam", PTX: ptxAdam, SHA256: "e1fb43be673a9f31e12ff522bf2f6accb1b41ed1522e49f632b2a56860b9861c", Kernels: []string{
+	{Name: "adam", PTX: ptxAdam, SHA256: "f64d3c40f0f0dc95f3275dfaa3cec923274ecad1d4dfdf95af9d1e2deb6afb2d", Kernels: []string{
 		"cae_adam_f32",
 	}},
-	{Name: "check", PTX: ptxCheck, SHA256: "c424f51fea94da0cf4aa353f134ac98c9e8e3cdfe54532bc0910520126c271ba", Kernels: []string{
+	{Name: "check", PTX: ptxCheck, SHA256: "ab3323b45174ea7e152be5d52b1042abee370ce8a29cf6e9cd43e7a0fc1ebd97", Kernels: []string{
 		"cae_nonfinite_f32",
 	}},
 	{Name: "elementwise", PTX: ptxElementwise, SHA256: "6cf0cc2c24eb39d3d910ac9d66ccdd94a363d069f833cafb96bd8b21c760bceb", Kernels: []string{

@@ -23,8 +23,8 @@ func TestPTXSignatures(t *testing.T) {
 	for _, c := range []struct{ kernel, want string }{
 		// act.cu: (float *out, const float *xw, const float *b, int rows, int n, int act)
 		{"cae_bias_act_f32", "qqqiii"},
-		// adam.cu: (float *p, float *g, float *m, float *v, int n, float b1, float b2, float c1, float c2, float lr, float eps)
-		{"cae_adam_f32", "qqqqiffffff"},
+		// adam.cu: (float *p, float *g, float *m, float *v, int n, float b1, float b2, float c1, float c2, float lr, float eps, const int *skip)
+		{"cae_adam_f32", "qqqqiffffffq"},
 	} {
 		if got := all[c.kernel]; got != c.want {
 			t.Errorf("%s: signature %q, want %q", c.kernel, got, c.want)

@@ -466,14 +466,12 @@ func TestDivergenceKeepsLastGoodCheckpoint(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s", code, stderr)
 	}
 	// The CPU finds the bad step at once; the CUDA VM when it reads its
-	// losses back ("by step N"), here at every step's checkpoint.
+	// results back, but it names the same step.
 	var at int
-	if i := strings.Index(stderr, "diverged at step "); i >= 0 {
-		fmt.Sscanf(stderr[i:], "diverged at step %d", &at)
-	} else if i := strings.Index(stderr, "diverged by step "); i >= 0 && engine.CUDABuild {
-		fmt.Sscanf(stderr[i:], "diverged by step %d", &at)
-	} else {
+	if i := strings.Index(stderr, "diverged at step "); i < 0 {
 		t.Fatalf("stderr does not say it diverged:\n%s", stderr)
+	} else {
+		fmt.Sscanf(stderr[i:], "diverged at step %d", &at)
 	}
 	if want := fmt.Sprintf("the last good weights (step %d)", at-1); !strings.Contains(stderr, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, stderr)
