@@ -104,7 +104,7 @@ run() {
 		export LD_LIBRARY_PATH="$dir/cudaemu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 		say "gpucheck.sh: EMULATED run (kernels/cudaemu, kernels on the CPU): a rehearsal, not a GPU result"
 	fi
-	say "gpucheck.sh: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), $(nproc) CPUs"
+	say "gpucheck.sh: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), $(nproc) CPUs"
 
 	data=""
 	for d in "${GPUCHECK_DATA:-}" "$dir/../../shared/data/fashion-mnist" "$dir/../shared/data/fashion-mnist" \
