@@ -5,7 +5,6 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -135,38 +134,8 @@ func LoadClassifier(dir string) (*graph.ClassifierParams, ClassifierConfig, erro
 			return nil, cc, fmt.Errorf("%s: written for %s but %s describes %s; the two files do not belong together", mpath, m, cpath, want)
 		}
 	}
-	want := map[string]bool{}
-	for i, ps := range p.Shapes {
-		want[ps.Name] = true
-		t, ok := f.Get(ps.Name)
-		if !ok {
-			return nil, cc, fmt.Errorf("%s: tensor %q is missing (config.json describes %v → %d classes)", mpath, ps.Name, cc.Arch, cc.Classes)
-		}
-		shape := ps.Shape
-		if len(shape) == 2 {
-			shape = []int{ps.Shape[1], ps.Shape[0]}
-		}
-		if fmt.Sprint(t.Shape) != fmt.Sprint(shape) {
-			return nil, cc, fmt.Errorf("%s: tensor %q has shape %v, config.json's architecture needs %v", mpath, ps.Name, t.Shape, shape)
-		}
-		v, err := t.Float32()
-		if err != nil {
-			return nil, cc, fmt.Errorf("%s: tensor %q: %w", mpath, ps.Name, err)
-		}
-		for _, x := range v {
-			if x-x != 0 {
-				return nil, cc, fmt.Errorf("%s: tensor %q holds NaN or Inf values", mpath, ps.Name)
-			}
-		}
-		if len(ps.Shape) == 2 {
-			v = transpose(v, ps.Shape[1], ps.Shape[0])
-		}
-		copy(p.Tensors[i].Data().([]float32), v)
-	}
-	for _, t := range f.Tensors {
-		if !want[t.Name] {
-			return nil, cc, errors.New(mpath + ": unexpected tensor " + fmt.Sprintf("%q", t.Name))
-		}
+	if err := fillParams(p.Shapes, p.Tensors, f, mpath, fmt.Sprintf("config.json describes %v → %d classes", cc.Arch, cc.Classes)); err != nil {
+		return nil, cc, err
 	}
 	return p, cc, nil
 }

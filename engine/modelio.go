@@ -183,39 +183,50 @@ func LoadModel(dir string) (*graph.Params, ModelConfig, error) {
 	if err != nil {
 		return nil, mc, fmt.Errorf("%s: %w", cpath, err)
 	}
+	if err := fillParams(p.Shapes, p.Tensors, f, mpath, fmt.Sprintf("config.json describes %v, tied=%v", mc.Arch, mc.Tied)); err != nil {
+		return nil, mc, err
+	}
+	return p, mc, nil
+}
+
+// fillParams copies the tensors of the safetensors file f (read from
+// mpath) into the float32 tensors dst of the given shapes, checking that
+// each is there, with the shape it needs ([out, in] for a weight,
+// PyTorch's layout) and finite values, and that f holds no other; describe
+// says what config.json describes, for the messages.
+func fillParams(shapes []graph.ParamShape, dst []*tensor.Dense, f *safetensors.File, mpath, describe string) error {
 	want := map[string]bool{}
-	for i, ps := range p.Shapes {
+	for i, ps := range shapes {
 		want[ps.Name] = true
 		t, ok := f.Get(ps.Name)
 		if !ok {
-			return nil, mc, fmt.Errorf("%s: tensor %q is missing (config.json describes %v, tied=%v)", mpath, ps.Name, mc.Arch, mc.Tied)
+			return fmt.Errorf("%s: tensor %q is missing (%s)", mpath, ps.Name, describe)
 		}
 		shape := ps.Shape
 		if len(shape) == 2 {
 			shape = []int{ps.Shape[1], ps.Shape[0]}
 		}
 		if fmt.Sprint(t.Shape) != fmt.Sprint(shape) {
-			return nil, mc, fmt.Errorf("%s: tensor %q has shape %v, config.json's architecture needs %v", mpath, ps.Name, t.Shape, shape)
+			return fmt.Errorf("%s: tensor %q has shape %v, config.json's architecture needs %v", mpath, ps.Name, t.Shape, shape)
 		}
 		v, err := t.Float32()
 		if err != nil {
-			return nil, mc, fmt.Errorf("%s: tensor %q: %w", mpath, ps.Name, err)
+			return fmt.Errorf("%s: tensor %q: %w", mpath, ps.Name, err)
 		}
 		for _, x := range v {
 			if x-x != 0 {
-				return nil, mc, fmt.Errorf("%s: tensor %q holds NaN or Inf values", mpath, ps.Name)
+				return fmt.Errorf("%s: tensor %q holds NaN or Inf values", mpath, ps.Name)
 			}
 		}
-		dst := p.Tensors[i].Data().([]float32)
 		if len(ps.Shape) == 2 {
 			v = transpose(v, ps.Shape[1], ps.Shape[0])
 		}
-		copy(dst, v)
+		copy(dst[i].Data().([]float32), v)
 	}
 	for _, t := range f.Tensors {
 		if !want[t.Name] {
-			return nil, mc, fmt.Errorf("%s: unexpected tensor %q for the architecture in config.json", mpath, t.Name)
+			return fmt.Errorf("%s: unexpected tensor %q for the architecture in config.json", mpath, t.Name)
 		}
 	}
-	return p, mc, nil
+	return nil
 }
