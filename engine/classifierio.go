@@ -70,18 +70,9 @@ func IsClassifier(dir string) bool {
 func SaveClassifier(dir string, p *graph.ClassifierParams, cc ClassifierConfig) error {
 	cc.Model, cc.Dtype, cc.Layout = "classifier", "float32", "[out,in]"
 	cc.Arch, cc.Act, cc.Classes = p.Spec.Arch, string(p.Spec.Act), p.Spec.Classes
-	var ts []safetensors.Tensor
-	for i, ps := range p.Shapes {
-		d, ok := p.Tensors[i].Data().([]float32)
-		if !ok {
-			return fmt.Errorf("engine: saving %s: parameters must be float32", ps.Name)
-		}
-		if len(ps.Shape) == 2 {
-			in, out := ps.Shape[0], ps.Shape[1]
-			ts = append(ts, safetensors.F32(ps.Name, []int{out, in}, transpose(d, in, out)))
-		} else {
-			ts = append(ts, safetensors.F32(ps.Name, ps.Shape, d))
-		}
+	ts, err := paramTensors(p.Shapes, p.Tensors)
+	if err != nil {
+		return err
 	}
 	js, err := json.MarshalIndent(cc, "", "  ")
 	if err != nil {

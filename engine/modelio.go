@@ -78,18 +78,9 @@ func NewModelConfig(cfg Config) ModelConfig {
 // atomically. Weights are stored [out, in] (PyTorch's nn.Linear layout) as
 // float32; decoder weights are absent when tied.
 func SaveModel(dir string, p *graph.Params, mc ModelConfig) error {
-	var ts []safetensors.Tensor
-	for i, ps := range p.Shapes {
-		d, ok := p.Tensors[i].Data().([]float32)
-		if !ok {
-			return fmt.Errorf("engine: saving %s: parameters must be float32", ps.Name)
-		}
-		if len(ps.Shape) == 2 {
-			in, out := ps.Shape[0], ps.Shape[1]
-			ts = append(ts, safetensors.F32(ps.Name, []int{out, in}, transpose(d, in, out)))
-		} else {
-			ts = append(ts, safetensors.F32(ps.Name, ps.Shape, d))
-		}
+	ts, err := paramTensors(p.Shapes, p.Tensors)
+	if err != nil {
+		return err
 	}
 	js, err := json.MarshalIndent(mc, "", "  ")
 	if err != nil {
@@ -187,6 +178,26 @@ func LoadModel(dir string) (*graph.Params, ModelConfig, error) {
 		return nil, mc, err
 	}
 	return p, mc, nil
+}
+
+// paramTensors are the float32 tensors of the given shapes as a
+// safetensors file stores them: each weight [out, in] (PyTorch's
+// nn.Linear layout), the inverse of fillParams.
+func paramTensors(shapes []graph.ParamShape, src []*tensor.Dense) ([]safetensors.Tensor, error) {
+	var ts []safetensors.Tensor
+	for i, ps := range shapes {
+		d, ok := src[i].Data().([]float32)
+		if !ok {
+			return nil, fmt.Errorf("engine: saving %s: parameters must be float32", ps.Name)
+		}
+		if len(ps.Shape) == 2 {
+			in, out := ps.Shape[0], ps.Shape[1]
+			ts = append(ts, safetensors.F32(ps.Name, []int{out, in}, transpose(d, in, out)))
+		} else {
+			ts = append(ts, safetensors.F32(ps.Name, ps.Shape, d))
+		}
+	}
+	return ts, nil
 }
 
 // fillParams copies the tensors of the safetensors file f (read from

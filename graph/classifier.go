@@ -37,20 +37,7 @@ func (s ClassifierSpec) Hidden() int { return s.Arch[len(s.Arch)-1] }
 
 // Validate reports what is wrong with s, if anything.
 func (s ClassifierSpec) Validate() error {
-	var errs []error
-	if len(s.Arch) < 2 {
-		errs = append(errs, fmt.Errorf("arch %v: need at least an input and a code width", s.Arch))
-	}
-	for i, w := range s.Arch {
-		if w <= 0 {
-			errs = append(errs, fmt.Errorf("arch %v: width %d at position %d must be positive", s.Arch, w, i))
-		}
-	}
-	switch s.Act {
-	case Sigmoid, ReLU, Tanh:
-	default:
-		errs = append(errs, fmt.Errorf("act %q: want sigmoid, relu or tanh", s.Act))
-	}
+	errs := encoderErrors(s.Arch, s.Act)
 	if s.Classes < 2 {
 		errs = append(errs, fmt.Errorf("classes %d: need at least 2", s.Classes))
 	}
@@ -145,16 +132,7 @@ type Classifier struct {
 
 // Value returns the value n took in the last run of Gorgonia's
 // TapeMachine: Loss always, XentPer and Logits with Options.Outputs.
-func (c *Classifier) Value(n *G.Node) (G.Value, error) {
-	v, ok := c.reads[n]
-	if !ok {
-		return nil, fmt.Errorf("graph: node %v is not watched; build with Options.Outputs", n)
-	}
-	if *v == nil {
-		return nil, fmt.Errorf("graph: node %v has no value yet; run the machine first", n)
-	}
-	return *v, nil
-}
+func (c *Classifier) Value(n *G.Node) (G.Value, error) { return readValue(c.reads, n) }
 
 // BuildClassifier makes the classifier's graph at the given batch size,
 // with its learnables bound to p's tensors. Only Options.Grad and

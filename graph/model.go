@@ -65,8 +65,12 @@ type Model struct {
 
 // Value returns the value that n took in the last run. n must be one of the
 // watched outputs (see Options.Outputs).
-func (m *Model) Value(n *G.Node) (G.Value, error) {
-	v, ok := m.reads[n]
+func (m *Model) Value(n *G.Node) (G.Value, error) { return readValue(m.reads, n) }
+
+// readValue is the copy of n's value that a Read instruction took in the
+// last run.
+func readValue(reads map[*G.Node]*G.Value, n *G.Node) (G.Value, error) {
+	v, ok := reads[n]
 	if !ok {
 		return nil, fmt.Errorf("graph: node %v is not watched; build with Options.Outputs", n)
 	}

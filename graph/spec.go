@@ -58,20 +58,7 @@ func (s Spec) Layers() int { return len(s.Arch) - 1 }
 
 // Validate reports what is wrong with s, if anything.
 func (s Spec) Validate() error {
-	var errs []error
-	if len(s.Arch) < 2 {
-		errs = append(errs, fmt.Errorf("arch %v: need at least an input and a code width", s.Arch))
-	}
-	for i, w := range s.Arch {
-		if w <= 0 {
-			errs = append(errs, fmt.Errorf("arch %v: width %d at position %d must be positive", s.Arch, w, i))
-		}
-	}
-	switch s.Act {
-	case Sigmoid, ReLU, Tanh:
-	default:
-		errs = append(errs, fmt.Errorf("act %q: want sigmoid, relu or tanh", s.Act))
-	}
+	errs := encoderErrors(s.Arch, s.Act)
 	switch s.OutAct {
 	case Sigmoid, Linear:
 	default:
@@ -131,4 +118,24 @@ func (s Spec) ParamShapes() []ParamShape {
 		ps = append(ps, ParamShape{Name: fmt.Sprintf("decoder.%d.bias", k), Shape: []int{out}})
 	}
 	return ps
+}
+
+// encoderErrors are what is wrong with an encoder's widths and activation,
+// which a CAE (Spec) and a classifier (ClassifierSpec) check alike.
+func encoderErrors(arch []int, act Activation) []error {
+	var errs []error
+	if len(arch) < 2 {
+		errs = append(errs, fmt.Errorf("arch %v: need at least an input and a code width", arch))
+	}
+	for i, w := range arch {
+		if w <= 0 {
+			errs = append(errs, fmt.Errorf("arch %v: width %d at position %d must be positive", arch, w, i))
+		}
+	}
+	switch act {
+	case Sigmoid, ReLU, Tanh:
+	default:
+		errs = append(errs, fmt.Errorf("act %q: want sigmoid, relu or tanh", act))
+	}
+	return errs
 }

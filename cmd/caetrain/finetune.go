@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -212,24 +211,8 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	defer mf.Close()
-	metrics := bufio.NewWriter(mf)
 	enc := json.NewEncoder(stdout)
-	write := func(v any) error {
-		js, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		if _, err := metrics.Write(append(js, '\n')); err != nil {
-			return fmt.Errorf("%s: %w", metricsPath, err)
-		}
-		if err := metrics.Flush(); err != nil {
-			return fmt.Errorf("%s: %w", metricsPath, err)
-		}
-		if f.json {
-			return enc.Encode(v)
-		}
-		return nil
-	}
+	write := metricsWriter(mf, metricsPath, f.json, enc)
 	if f.json {
 		enc.Encode(map[string]any{
 			"event": "start", "out": out, "init": f.init, "model": f.model, "arch": spec.Arch, "act": spec.Act, "classes": spec.Classes,

@@ -446,26 +446,10 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	defer mf.Close()
-	metrics := bufio.NewWriter(mf)
 	enc := json.NewEncoder(stdout)
+	write := metricsWriter(mf, metricsPath, f.json, enc)
 
 	total := loop.TotalSteps()
-	write := func(m engine.Metrics) error {
-		js, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		if _, err := metrics.Write(append(js, '\n')); err != nil {
-			return fmt.Errorf("%s: %w", metricsPath, err)
-		}
-		if err := metrics.Flush(); err != nil {
-			return fmt.Errorf("%s: %w", metricsPath, err)
-		}
-		if f.json {
-			return enc.Encode(m)
-		}
-		return nil
-	}
 	prog := newProgress(stderr, cfg.Epochs, total)
 	loop.OnStep(func(p engine.Progress) error { prog.step(p); return nil })
 	loop.OnLog(func(m engine.Metrics) error { prog.log(m); return write(m) })
@@ -636,4 +620,27 @@ func prepareOutDir(dir string) (created bool, err error) {
 	name := f.Name()
 	f.Close()
 	return created, os.Remove(name)
+}
+
+// metricsWriter returns write, which appends v to the metrics file mf (at
+// path) as one JSON line, flushed at once so that a killed run keeps every
+// line, and, when toStdout, also encodes it on enc (--json).
+func metricsWriter(mf *os.File, path string, toStdout bool, enc *json.Encoder) func(v any) error {
+	metrics := bufio.NewWriter(mf)
+	return func(v any) error {
+		js, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if _, err := metrics.Write(append(js, '\n')); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := metrics.Flush(); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if toStdout {
+			return enc.Encode(v)
+		}
+		return nil
+	}
 }

@@ -69,7 +69,6 @@ struct Module {
 
 struct Function {
 	const Kernel *k;
-	Module *mod;
 	size_t shared; // static shared memory, from the PTX
 };
 
@@ -86,10 +85,6 @@ struct Stream {
 struct Event {
 	double ms = 0;
 	bool recorded = false;
-};
-
-struct Handle {
-	int dummy;
 };
 
 std::recursive_mutex mu;
@@ -117,8 +112,8 @@ std::string hex(uint64_t v) {
 	return b;
 }
 
-// find returns the allocation (live or freed) that contains [p, p+n), or
-// that p points into, or nullptr.
+// find returns the allocation (live or freed) that p points into, or one
+// past the end of, or nullptr.
 const Alloc *find(uint64_t p) {
 	auto it = allocs.upper_bound(p);
 	if (it == allocs.begin()) {
@@ -126,16 +121,10 @@ const Alloc *find(uint64_t p) {
 	}
 	--it;
 	const Alloc &a = it->second;
-	if (p < a.base + a.size + (a.size == 0)) {
-		return &a;
-	}
-	if (p == a.base + a.size) {
-		return &a; // one past the end
-	}
-	return nullptr;
+	return p <= a.base + a.size ? &a : nullptr; // inside, or one past the end
 }
 
-// describe says why [p, p+n) is not inside one live allocation, or "".
+// check_range says why [p, p+n) is not inside one live allocation, or "".
 std::string check_range(uint64_t p, size_t n) {
 	if (p == 0) {
 		return "the null pointer";
@@ -363,7 +352,6 @@ CUresult load(CUmodule *out, const void *image, std::string *log) {
 		}
 		auto f = std::make_unique<Function>();
 		f->k = k;
-		f->mod = m.get();
 		f->shared = e.shared;
 		functions[f.get()] = m.get();
 		m->fns.push_back(std::move(f));
@@ -946,7 +934,6 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 		return bad(call, "arguments through `extra` are not emulated", CUDA_ERROR_NOT_SUPPORTED);
 	}
 	Launch l;
-	l.kernel = name;
 	l.grid = dim3{gx, gy, gz};
 	l.block = dim3{bx, by, bz};
 	std::string why;

@@ -109,12 +109,11 @@ Kernel entry(const char *name, const char *source, void (*f)(A...)) {
 
 // Launch is one grid to run.
 struct Launch {
-	const char *kernel;
 	dim3 grid, block;
 	Body body;
 };
 
-// run_grid runs every block of l, on up to threads() host threads. It
+// run_grid runs every block of l on the pool of host threads. It
 // returns an empty string, or why the kernel failed (a barrier not reached
 // by all threads of a block, a warp operation whose lanes disagree, …).
 std::string run_grid(const Launch &l);

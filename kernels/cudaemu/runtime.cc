@@ -280,12 +280,10 @@ bool run_block(Worker *w, const Launch &l, uint64_t b) {
 		f.stack = nullptr;
 	}
 	for (;;) {
-		bool any = false;
 		for (unsigned int i = 0; i < w->n; i++) {
 			State s = w->f[i].state;
 			if (s == NotStarted || s == Ready) {
 				resume(w, i);
-				any = true;
 				if (w->failed) {
 					break;
 				}
@@ -302,7 +300,6 @@ bool run_block(Worker *w, const Launch &l, uint64_t b) {
 			if (release(w)) {
 				continue;
 			}
-			(void)any;
 		}
 		// Abandon the block: its suspended fibers are never resumed.
 		for (auto &f : w->f) {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/caetrain/caetrain/internal/atomicfile"
+	"github.com/caetrain/caetrain/internal/caetrainbin"
 )
 
 // options are the command's flags.
@@ -137,7 +138,7 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	bin, err := caetrainBinary(o, stderr)
+	bin, err := caetrainbin.Path(o.caetrain, o.out, "table1", stderr)
 	if err != nil {
 		return err
 	}
@@ -172,24 +173,6 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stdout, md)
 	return nil
-}
-
-// caetrainBinary returns --caetrain, or builds cmd/caetrain into OUT/bin.
-func caetrainBinary(o options, stderr io.Writer) (string, error) {
-	if o.caetrain != "" {
-		return o.caetrain, nil
-	}
-	bin, err := filepath.Abs(filepath.Join(o.out, "bin", "caetrain"))
-	if err != nil {
-		return "", err
-	}
-	fmt.Fprintf(stderr, "table1: go build -o %s ./cmd/caetrain\n", bin)
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/caetrain")
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building caetrain (run table1 from the repository root, or pass --caetrain): %w", err)
-	}
-	return bin, nil
 }
 
 // dataset trains and fine-tunes every model of one data set.
