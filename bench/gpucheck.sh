@@ -16,8 +16,9 @@
 # build makes, with Debian's CUDA 11.8 headers: caetrain-gpu and the gpu
 # test binaries of kernels, engine and bench, each linked against a stub
 # that carries the libcublas.so.13 SONAME (scripts/cublas-stub.sh), so
-# that they load a CUDA 13 machine's cuBLAS; stripped, to fit a device
-# run's 64 MiB carry limit, and gzipped (run unpacks them); the emulator (kernels/cudaemu/build) for the
+# that they load a CUDA 13 machine's cuBLAS; stripped and xz-compressed
+# (run unpacks them) to fit a device run's 64 MiB carry limit with
+# Fashion-MNIST beside them; the emulator (kernels/cudaemu/build) for the
 # rehearsal; this script and bench/torch_cae.py.
 #
 # run, in order, each step under its own time limit and all within
@@ -32,7 +33,8 @@
 #      $GPUCHECK_DATA, ../shared/data/fashion-mnist, shared/data/...,
 #      /usr/share/datasets/fashion-mnist; else the embedded sample, said
 #      so), then caetrain eval --quick of the model;
-#   5. the cuda training-step benchmarks (bench.test), and PyTorch's on
+#   5. the training-step benchmarks on cuda and on the machine's CPU
+#      (bench.test), and PyTorch's on
 #      the same GPU (bench/torch_cae.py --device cuda) if python3 has torch
 #      with CUDA.
 # It ends with one line per step, PASS or FAIL, and exits 1 if any failed.
@@ -56,10 +58,21 @@ build() {
 	mkdir -p "$dir/cudaemu"
 	cp -L kernels/cudaemu/build/libcuda.so.1 kernels/cudaemu/build/libcublas.so.13 "$dir/cudaemu/"
 	cp bench/gpucheck.sh bench/torch_cae.py "$dir/"
-	# gzip: the four binaries are ~90 MB, ~37 MB compressed.
+	# xz: the four binaries are ~90 MB, ~37 MB gzipped, less with xz, which
+	# leaves room under the 64 MiB carry limit for Fashion-MNIST (31 MB).
 	for b in caetrain-gpu kernels.test engine.test bench.test; do
-		gzip -9 -f "$dir/$b"
+		rm -f "$dir/$b.xz"
+		xz -9 -T0 "$dir/$b"
 	done
+	# The data travel with the binaries: the GPU machine sees only the
+	# checkout and what is carried.
+	src="${GPUCHECK_DATA:-$here/../shared/data/fashion-mnist}"
+	if [ -e "$src/train-images-idx3-ubyte.gz" ]; then
+		mkdir -p "$dir/fashion-mnist"
+		cp "$src"/*-ubyte.gz "$dir/fashion-mnist/"
+	else
+		echo "gpucheck.sh: no Fashion-MNIST at $src; the run will use the embedded sample" >&2
+	fi
 	du -sh "$dir"
 	echo "gpucheck.sh: built $dir; on the GPU machine: $dir/gpucheck.sh run $dir" >&2
 }
@@ -69,8 +82,11 @@ run() {
 	log="$dir/gpucheck.log"
 	: >"$log"
 	for b in caetrain-gpu kernels.test engine.test bench.test; do
-		if [ -e "$dir/$b.gz" ] && [ ! -e "$dir/$b" ]; then
-			gunzip -k "$dir/$b.gz" && chmod +x "$dir/$b"
+		if [ -e "$dir/$b.xz" ] && [ ! -e "$dir/$b" ]; then
+			# python3's lzma where xz is not installed.
+			{ xz -dkc "$dir/$b.xz" 2>/dev/null ||
+				python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$dir/$b.xz"; } >"$dir/$b" &&
+				chmod +x "$dir/$b"
 		fi
 	done
 	say() { echo "$*" | tee -a "$log"; }
@@ -103,11 +119,23 @@ run() {
 	if [ "${GPUCHECK_EMULATED:-0}" = 1 ]; then
 		export LD_LIBRARY_PATH="$dir/cudaemu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 		say "gpucheck.sh: EMULATED run (kernels/cudaemu, kernels on the CPU): a rehearsal, not a GPU result"
+	elif ! ldconfig -p 2>/dev/null | grep -q 'libcublas\.so\.13 '; then
+		# cuBLAS 13 outside the loader's cache: CUDA's own folder or the
+		# nvidia-cublas wheel that PyTorch brings.
+		for f in /usr/local/cuda*/lib64/libcublas.so.13 /usr/local/cuda*/targets/x86_64-linux/lib/libcublas.so.13 \
+			$(python3 -c 'import glob, site; print(" ".join(p for d in site.getsitepackages() for p in glob.glob(d + "/nvidia/*/lib/libcublas.so.13")))' 2>/dev/null) \
+			$(timeout 30 find / -xdev -name libcublas.so.13 -not -path '*cudaemu*' 2>/dev/null | head -1); do
+			if [ -e "$f" ]; then
+				export LD_LIBRARY_PATH="$(dirname "$f")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+				break
+			fi
+		done
+		say "gpucheck.sh: libcublas.so.13 not in ldconfig's cache; LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 	fi
 	say "gpucheck.sh: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), $(nproc) CPUs"
 
 	data=""
-	for d in "${GPUCHECK_DATA:-}" "$dir/../../shared/data/fashion-mnist" "$dir/../shared/data/fashion-mnist" \
+	for d in "${GPUCHECK_DATA:-}" "$dir/fashion-mnist" "$dir/../../shared/data/fashion-mnist" "$dir/../shared/data/fashion-mnist" \
 		"$PWD/shared/data/fashion-mnist" "$PWD/../shared/data/fashion-mnist" /usr/share/datasets/fashion-mnist; do
 		if [ -n "$d" ] && [ -e "$d/train-images-idx3-ubyte.gz" ]; then data="$(cd "$d" && pwd)"; break; fi
 	done
@@ -130,7 +158,8 @@ run() {
 	# 30 steps each on a GPU; 2 under the emulator (its products run on the CPU).
 	bt="${GPUCHECK_BENCHTIME:-30x}"
 	[ "${GPUCHECK_EMULATED:-0}" = 1 ] && bt="${GPUCHECK_BENCHTIME:-2x}"
-	step "cuda training-step benchmarks" 150 bash -c "cd '$dir' && ./bench.test -test.run '^\$' -test.bench 'TrainStep/cuda' -test.benchtime $bt"
+	# cpu too: the same machine's cores, for the CPU-vs-CUDA ratio.
+	step "training-step benchmarks, cuda and cpu" 150 bash -c "cd '$dir' && ./bench.test -test.run '^\$' -test.bench 'TrainStep/(cuda|cpu)' -test.benchtime $bt"
 	if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
 		step "PyTorch peer on the GPU" 150 python3 "$dir/torch_cae.py" --device cuda --chunks 3 --chunk-seconds 1
 	else
