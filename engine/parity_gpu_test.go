@@ -40,6 +40,10 @@ func TestCUDAParity(t *testing.T) {
 	hess := presets["seed"].Config
 	hess.Spec.Arch = []int{784, 64, 16}
 	hess.Spec.HessGamma, hess.Spec.HessSigma, hess.Spec.HessCopies = 0.1, 0.1, 2
+	// λ = 0, the plain autoencoder (table1's AE row): the penalty is still
+	// reported but weighs nothing in the loss.
+	ae := presets["rifai"].Config
+	ae.Spec.Lambda = 0
 	for _, c := range []struct {
 		name  string
 		cfg   Config
@@ -48,6 +52,7 @@ func TestCUDAParity(t *testing.T) {
 		{"seed", presets["seed"].Config, 200},
 		{"rifai", presets["rifai"].Config, 200},
 		{"seed+hess", hess, 30},
+		{"rifai, λ=0", ae, 30},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := c.cfg

@@ -49,6 +49,10 @@ type gpuVM struct {
 
 	scal, acc, tmp kernels.Buf // [loss recon pen hess], their row-weighted sums, scratch
 	rows, steps    int         // rows and steps in acc
+	// slot[i] is where scal's value i is computed: i itself, or the slot
+	// of an earlier one that is the same graph node (at λ = 0 the loss is
+	// the reconstruction term alone, and Gorgonia makes the two one node).
+	slot [4]int
 
 	// bad is the first step whose loss or a gradient was not finite (0:
 	// none), raised on the device by MarkNonFinite; Adam skips every step
@@ -143,9 +147,18 @@ func (vm *gpuVM) build(p *graph.Params, cfg Config) error {
 	if vm.bad, err = vm.dev.AllocInts(1); err != nil {
 		return err
 	}
-	vm.buf[m.Loss], vm.buf[m.Recon], vm.buf[m.Penalty] = vm.scal.Slice(0, 1), vm.scal.Slice(1, 2), vm.scal.Slice(2, 3)
-	if m.Hess != nil {
-		vm.buf[m.Hess] = vm.scal.Slice(3, 4)
+	seen := map[*G.Node]int{}
+	for i, n := range []*G.Node{m.Loss, m.Recon, m.Penalty, m.Hess} {
+		vm.slot[i] = i
+		if n == nil {
+			continue
+		}
+		if j, ok := seen[n]; ok {
+			vm.slot[i] = j
+			continue
+		}
+		seen[n] = i
+		vm.buf[n] = vm.scal.Slice(i, i+1)
 	}
 	targets := G.Nodes{m.Loss, m.Recon, m.Penalty}
 	if m.Hess != nil {
@@ -345,7 +358,7 @@ func (vm *gpuVM) step(s Samples, idx []int, seed uint64, step int) (StepResult, 
 	// A non-finite loss or gradient raises bad (the first such step's
 	// number), and Adam then changes nothing, on the device, without the
 	// host waiting: as on the CPU, such a step leaves the state as it was.
-	if err := d.MarkNonFinite(vm.bad, vm.scal.Slice(0, 1), step); err != nil {
+	if err := d.MarkNonFinite(vm.bad, vm.buf[vm.m.Loss], step); err != nil {
 		return StepResult{}, err
 	}
 	for _, g := range vm.grads {
@@ -416,6 +429,9 @@ func (vm *gpuVM) flush() (StepResult, error) {
 	vm.badStep = int(bad[0])
 	if err := vm.dev.Zero(vm.acc); err != nil {
 		return StepResult{}, err
+	}
+	for i, j := range vm.slot {
+		sums[i] = sums[j]
 	}
 	n := float64(vm.rows)
 	r := StepResult{
