@@ -29,7 +29,22 @@ type FinetuneConfig struct {
 	// Schedule is the learning rate's schedule over the run's steps:
 	// ConstantLR (default, "") or CosineLR.
 	Schedule string
+	// Optimizer is OptAdam (default, "") or OptSGD. Adam.LR is the
+	// learning rate of either; Adam's betas and eps only Adam's.
+	Optimizer string
+	// Momentum is SGD's μ in v ← μ·v + g, w ← w − lr·v (0: plain SGD).
+	Momentum float64
+	// WeightDecay adds WeightDecay·w to the gradient of every weight
+	// matrix (not the biases) before the optimizer sees it: an L2
+	// penalty (WeightDecay/2)·‖W‖² in the loss. 0: none.
+	WeightDecay float64
 }
+
+// The optimizers of fine-tuning.
+const (
+	OptAdam = "adam"
+	OptSGD  = "sgd" // with Momentum
+)
 
 // The learning-rate schedules of fine-tuning.
 const (
@@ -70,6 +85,15 @@ func (c FinetuneConfig) Validate() error {
 	}
 	if c.Schedule != "" && c.Schedule != ConstantLR && c.Schedule != CosineLR {
 		errs = append(errs, fmt.Errorf("lr schedule %q: want %s or %s", c.Schedule, ConstantLR, CosineLR))
+	}
+	if c.Optimizer != "" && c.Optimizer != OptAdam && c.Optimizer != OptSGD {
+		errs = append(errs, fmt.Errorf("optimizer %q: want %s or %s", c.Optimizer, OptAdam, OptSGD))
+	}
+	if !(c.Momentum >= 0 && c.Momentum < 1) {
+		errs = append(errs, fmt.Errorf("momentum %v: must lie in [0, 1)", c.Momentum))
+	}
+	if !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0) {
+		errs = append(errs, fmt.Errorf("weight decay %v: must be a non-negative number", c.WeightDecay))
 	}
 	if c.Device != "" && c.Device != CPU && c.Device != CUDA {
 		errs = append(errs, fmt.Errorf("device %q: want cpu or cuda", c.Device))
@@ -313,6 +337,7 @@ type Finetuner struct {
 	train, eval *classMachine
 	adam        Adam
 	padam       *parallelAdam
+	vel         [][]float32 // SGD's velocities, one per parameter tensor
 	step        int
 }
 
@@ -333,6 +358,12 @@ func NewFinetuner(cfg FinetuneConfig, p *graph.ClassifierParams) (*Finetuner, er
 		return nil, fmt.Errorf("engine: parameters are for %+v, the configuration is %+v", p.Spec, cfg.Spec)
 	}
 	f := &Finetuner{Config: cfg, Params: p, adam: NewAdam(asParams(p), cfg.Adam)}
+	if cfg.Optimizer == OptSGD {
+		f.vel = make([][]float32, len(p.Tensors))
+		for i, t := range p.Tensors {
+			f.vel[i] = make([]float32, len(t.Data().([]float32)))
+		}
+	}
 	var err error
 	if f.train, err = newClassMachine(p, cfg.Batch, true, cfg.Machine); err != nil {
 		return nil, err
@@ -384,8 +415,27 @@ func (f *Finetuner) Step(s Samples, lab []uint8, idx []int) (ClassStep, error) {
 		zeroAll(grads)
 		return r, fmt.Errorf("%w at step %d: loss is %v", ErrDiverged, f.step+1, r.Loss)
 	}
+	if f.Config.WeightDecay > 0 {
+		for i, g := range grads {
+			if len(f.Params.Shapes[i].Shape) == 2 { // weights, not biases
+				wdAdd(g, f.Params.Tensors[i].Data().([]float32), float32(f.Config.WeightDecay))
+			}
+		}
+	}
 	bad := -1
-	if p := mc.fast; p != nil && p.pool.workers > 1 {
+	if f.Config.Optimizer == OptSGD {
+		for i, g := range grads {
+			if !kernels.AllFinite(g) {
+				bad = i
+				break
+			}
+		}
+		if bad < 0 {
+			for i, g := range grads {
+				sgdStep(f.Params.Tensors[i].Data().([]float32), g, f.vel[i], float32(f.adam.Hyper.LR), float32(f.Config.Momentum))
+			}
+		}
+	} else if p := mc.fast; p != nil && p.pool.workers > 1 {
 		if !f.padam.uses(grads) {
 			f.padam = newParallelAdam(&f.adam, grads, p.pool.workers)
 		}
@@ -407,6 +457,24 @@ func (f *Finetuner) Step(s Samples, lab []uint8, idx []int) (ClassStep, error) {
 	}
 	f.step++
 	return r, nil
+}
+
+// wdAdd adds wd·w to the gradient g: the gradient of (wd/2)·‖w‖².
+func wdAdd(g, w []float32, wd float32) {
+	for i := range g {
+		g[i] += wd * w[i]
+	}
+}
+
+// sgdStep is one step of SGD with momentum mu on parameter w with gradient
+// g and velocity v: v ← mu·v + g, w ← w − lr·v. It zeroes g (Gorgonia
+// accumulates gradients across runs).
+func sgdStep(w, g, v []float32, lr, mu float32) {
+	for i := range w {
+		v[i] = mu*v[i] + g[i]
+		w[i] -= lr * v[i]
+		g[i] = 0
+	}
 }
 
 // ClassEval is a classifier's results on a set of samples.

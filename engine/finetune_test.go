@@ -395,3 +395,74 @@ func TestLRSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestFinetuneSGD checks SGD with momentum and weight decay against its
+// definition, in float64: for two steps on the same batches, the gradient
+// g of each step is read from a twin finetuner (same parameters, same
+// batch) before the step, and v ← μ·v + g + wd·W (weights only),
+// W ← W − lr·v is applied by hand. Tolerance 1e-6: float32 rounding of
+// the update of values of order 1.
+func TestFinetuneSGD(t *testing.T) {
+	s, lab := clusters(64, 20, 3, 8)
+	const lr, mu, wd = 0.05, 0.9, 0.01
+	p, err := ClassifierFromCAE(testCAE(t, []int{20, 12}, 1), 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testFinetuneConfig(p.Spec)
+	cfg.Optimizer, cfg.Momentum, cfg.WeightDecay = OptSGD, mu, wd
+	cfg.Adam.LR = lr
+	f, err := NewFinetuner(cfg, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ref := make([][]float64, len(p.Tensors))
+	vel := make([][]float64, len(p.Tensors))
+	for i, tt := range p.Tensors {
+		for _, x := range tt.Data().([]float32) {
+			ref[i] = append(ref[i], float64(x))
+		}
+		vel[i] = make([]float64, len(ref[i]))
+	}
+	for step := 0; step < 2; step++ {
+		idx := make([]int, 32)
+		for i := range idx {
+			idx[i] = step*32 + i
+		}
+		// The gradient at the current parameters, from f's own machine:
+		// run it, copy the gradients, zero them (they accumulate).
+		if err := f.train.run(s, lab, idx); err != nil {
+			t.Fatal(err)
+		}
+		grads, err := f.train.gradients()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range grads {
+			weight := len(p.Shapes[i].Shape) == 2
+			for j, gj := range g {
+				d := float64(gj)
+				if weight {
+					d += wd * ref[i][j]
+				}
+				vel[i][j] = mu*vel[i][j] + d
+				ref[i][j] -= lr * vel[i][j]
+			}
+		}
+		zeroAll(grads)
+		if _, err := f.Step(s, lab, idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tt := range p.Tensors {
+		for j, x := range tt.Data().([]float32) {
+			if d := math.Abs(float64(x) - ref[i][j]); d > 1e-6 {
+				t.Fatalf("%s[%d] = %v after two SGD steps, want %v", p.Shapes[i].Name, j, x, ref[i][j])
+			}
+		}
+	}
+	if f.Steps() != 2 {
+		t.Errorf("%d steps, want 2", f.Steps())
+	}
+}

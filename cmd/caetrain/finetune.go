@@ -24,9 +24,9 @@ import (
 // finetuneFlags are the finetune command's flags.
 type finetuneFlags struct {
 	model, data, out, init, arch, act, device, vm string
-	schedule                                      string
+	schedule, optimizer                           string
 	epochs, batch, val                            int
-	lr                                            float64
+	lr, momentum, weightDecay                     float64
 	seed                                          uint64
 	json                                          bool
 }
@@ -41,7 +41,10 @@ func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
 	fs.StringVar(&f.act, "act", "sigmoid", "with --init random and no --model: the hidden activation (sigmoid, relu or tanh)")
 	fs.IntVar(&f.epochs, "epochs", 10, "passes over the training split; the epoch with the lowest validation error is kept")
 	fs.IntVar(&f.batch, "batch", 100, "samples per optimizer step")
-	fs.Float64Var(&f.lr, "lr", 1e-3, "Adam learning rate")
+	fs.Float64Var(&f.lr, "lr", 1e-3, "learning rate (Adam's or SGD's)")
+	fs.StringVar(&f.optimizer, "optimizer", engine.OptAdam, "adam, or sgd (with --momentum)")
+	fs.Float64Var(&f.momentum, "momentum", 0.9, "with --optimizer sgd: μ in v ← μ·v + g, w ← w − lr·v")
+	fs.Float64Var(&f.weightDecay, "weight-decay", 0, "L2 penalty on the weight matrices (not the biases): adds this·W to their gradients")
 	fs.StringVar(&f.schedule, "lr-schedule", "constant", "constant, or cosine: --lr·(1+cos(π·step/steps))/2, decaying to 0 over the run")
 	fs.IntVar(&f.val, "val", 10000, "validation samples: the last N of the training set, never trained on")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the softmax layer's (with --init random, every layer's) initial weights and of the shuffling")
@@ -107,6 +110,12 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		return usagef("finetune: --batch %d: must be positive", f.batch)
 	case !(f.lr > 0) || f.lr > 1e6:
 		return usagef("finetune: --lr %v: must be a positive number", f.lr)
+	case f.optimizer != engine.OptAdam && f.optimizer != engine.OptSGD:
+		return usagef("finetune: --optimizer %q: want %s or %s", f.optimizer, engine.OptAdam, engine.OptSGD)
+	case !(f.momentum >= 0 && f.momentum < 1):
+		return usagef("finetune: --momentum %v: must lie in [0, 1)", f.momentum)
+	case !(f.weightDecay >= 0 && f.weightDecay < 1e6):
+		return usagef("finetune: --weight-decay %v: must be a non-negative number", f.weightDecay)
 	case f.val <= 0:
 		return usagef("finetune: --val %d: must be positive (the epoch is chosen on it; the test set is used once)", f.val)
 	case f.schedule != engine.ConstantLR && f.schedule != engine.CosineLR:
@@ -192,8 +201,12 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		}
 	}()
 
-	cfg := engine.FinetuneConfig{Spec: spec, Batch: f.batch, Epochs: f.epochs, Adam: engine.DefaultAdam, Seed: f.seed, Machine: f.vm, Device: engine.CPU, Schedule: f.schedule}
+	cfg := engine.FinetuneConfig{Spec: spec, Batch: f.batch, Epochs: f.epochs, Adam: engine.DefaultAdam, Seed: f.seed, Machine: f.vm, Device: engine.CPU, Schedule: f.schedule,
+		Optimizer: f.optimizer, WeightDecay: f.weightDecay}
 	cfg.Adam.LR = f.lr
+	if f.optimizer == engine.OptSGD {
+		cfg.Momentum = f.momentum
+	}
 	ft, err := engine.NewFinetuner(cfg, p)
 	if err != nil {
 		return err
@@ -202,6 +215,7 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	cc := engine.ClassifierConfig{
 		Init: f.init, FromModel: f.model, FromLambda: fromLambda,
 		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR, LRSchedule: f.schedule, Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps,
+		Optimizer: f.optimizer, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay,
 		Seed: cfg.Seed, Val: f.val, Data: data.Source, Device: string(engine.CPU), Version: version(),
 	}
 
@@ -217,15 +231,16 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		enc.Encode(map[string]any{
 			"event": "start", "out": out, "init": f.init, "model": f.model, "arch": spec.Arch, "act": spec.Act, "classes": spec.Classes,
 			"train_samples": train.N, "val_samples": val.N, "test_samples": data.Test.N, "data": data.Source,
-			"epochs": cfg.Epochs, "batch": cfg.Batch, "lr": cfg.Adam.LR, "lr_schedule": f.schedule, "seed": cfg.Seed, "vm": f.vm,
+			"epochs": cfg.Epochs, "batch": cfg.Batch, "lr": cfg.Adam.LR, "lr_schedule": f.schedule,
+			"optimizer": f.optimizer, "momentum": cfg.Momentum, "weight_decay": cfg.WeightDecay, "seed": cfg.Seed, "vm": f.vm,
 		})
 	}
 	from := "from " + f.model
 	if f.init == "random" {
 		from = "from Glorot-uniform weights"
 	}
-	fmt.Fprintf(stderr, "caetrain finetune: %s %s → softmax %d, %s, on %d samples (validation: the last %d; %s), %d epochs, batch %d, lr %g (%s), writing %s\n",
-		formatArch(spec.Arch), spec.Act, spec.Classes, from, train.N, val.N, data.Source, cfg.Epochs, cfg.Batch, cfg.Adam.LR, f.schedule, out)
+	fmt.Fprintf(stderr, "caetrain finetune: %s %s → softmax %d, %s, on %d samples (validation: the last %d; %s), %d epochs, batch %d, %s lr %g (%s)%s, writing %s\n",
+		formatArch(spec.Arch), spec.Act, spec.Classes, from, train.N, val.N, data.Source, cfg.Epochs, cfg.Batch, f.optimizer, cfg.Adam.LR, f.schedule, optDetail(cfg), out)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -326,4 +341,17 @@ func learningCurves(out, title string, epochs []engine.FinetuneEpoch) error {
 		}
 	}
 	return nil
+}
+
+// optDetail is the optimizer's settings beyond the learning rate, for the
+// start line: SGD's momentum and any weight decay.
+func optDetail(c engine.FinetuneConfig) string {
+	d := ""
+	if c.Optimizer == engine.OptSGD {
+		d += fmt.Sprintf(" momentum %g", c.Momentum)
+	}
+	if c.WeightDecay > 0 {
+		d += fmt.Sprintf(" weight decay %g", c.WeightDecay)
+	}
+	return d
 }

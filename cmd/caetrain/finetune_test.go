@@ -26,6 +26,9 @@ func TestFinetuneUsageErrors(t *testing.T) {
 		{"zero epochs", []string{"finetune", "--model", model, "--epochs", "0"}, exitUsage, "--epochs"},
 		{"val too large", []string{"finetune", "--model", model, "--val", "99999"}, exitUsage, "--val"},
 		{"arch with cae", []string{"finetune", "--model", model, "--arch", "784,10"}, exitUsage, "--arch"},
+		{"bad optimizer", []string{"finetune", "--model", model, "--optimizer", "rmsprop"}, exitUsage, "--optimizer"},
+		{"momentum 1", []string{"finetune", "--model", model, "--optimizer", "sgd", "--momentum", "1"}, exitUsage, "--momentum"},
+		{"negative weight decay", []string{"finetune", "--model", model, "--weight-decay", "-1"}, exitUsage, "--weight-decay"},
 		{"no such model", []string{"finetune", "--model", filepath.Join(t.TempDir(), "none")}, exitFailure, "config.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
