@@ -46,8 +46,11 @@ type ClassifierConfig struct {
 	Seed        uint64   `json:"seed"`
 	Val         int      `json:"val"` // validation samples, the last of the training set
 	Data        string   `json:"data,omitempty"`
-	Device      string   `json:"device,omitempty"`
-	Version     string   `json:"caetrain_version,omitempty"`
+	// DataConfig says how the data was read and scaled (absent in files
+	// from before it): eval reads the test set the same way.
+	DataConfig *DataConfig `json:"data_config,omitempty"`
+	Device     string      `json:"device,omitempty"`
+	Version    string      `json:"caetrain_version,omitempty"`
 	// Results.
 	BestEpoch    int      `json:"best_epoch,omitempty"`
 	Steps        int      `json:"steps,omitempty"`

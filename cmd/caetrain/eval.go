@@ -149,12 +149,12 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if f.model == "" {
 		return usagef("eval: --model DIR is required")
 	}
-	if engine.IsClassifier(f.model) {
-		return evalClassifier(&f, stdout, stderr)
-	}
 	set := setFlags(fs)
 	if err := f.data.check(set); err != nil {
 		return err
+	}
+	if engine.IsClassifier(f.model) {
+		return evalClassifier(&f, set, stdout, stderr)
 	}
 	for _, c := range []struct {
 		name string
@@ -546,17 +546,19 @@ type classifierReport struct {
 
 // evalClassifier evaluates a fine-tuned classifier on the first --n test
 // images (all by default).
-func evalClassifier(f *evalFlags, stdout, stderr io.Writer) error {
+func evalClassifier(f *evalFlags, set map[string]bool, stdout, stderr io.Writer) error {
 	p, cc, err := engine.LoadClassifier(f.model)
 	if err != nil {
 		return err
 	}
-	d, err := engine.LoadData(f.data.path)
+	// The test set read and scaled as the fine-tuning read its data.
+	d, err := f.data.openForModel(engine.ModelConfig{DataConfig: cc.DataConfig}, set, "caetrain eval", stderr)
 	if err != nil {
 		return err
 	}
-	if d.Embedded {
-		fmt.Fprintln(stderr, d.Notice)
+	defer d.Close()
+	if d.TestLabels == nil {
+		return fmt.Errorf("eval: %s has no labels to measure a classifier's error on", d.Source)
 	}
 	if d.Test.Dim != cc.Arch[0] {
 		return fmt.Errorf("eval: the model's input width %d does not match the data's %d values per sample (%s)", cc.Arch[0], d.Test.Dim, d.Source)

@@ -23,7 +23,8 @@ import (
 
 // finetuneFlags are the finetune command's flags.
 type finetuneFlags struct {
-	model, data, out, init, arch, act, device, vm string
+	model, out, init, arch, act, device, vm string
+	data                                    dataFlags
 	schedule, optimizer                           string
 	epochs, batch, val                            int
 	lr, momentum, weightDecay                     float64
@@ -34,7 +35,7 @@ type finetuneFlags struct {
 func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("caetrain finetune", flag.ContinueOnError)
 	fs.StringVar(&f.model, "model", "", "directory of a trained CAE (model.safetensors, config.json) whose encoder starts the classifier")
-	fs.StringVar(&f.data, "data", "", "data directory with labels (default: $CAETRAIN_DATA, /usr/share/datasets/fashion-mnist, else the embedded sample)")
+	f.data.register(fs)
 	fs.StringVar(&f.out, "out", "", "output directory (default runs/finetune-<timestamp>)")
 	fs.StringVar(&f.init, "init", "cae", "cae: the encoder starts from --model's; random: every layer Glorot-uniform (the baseline MLP)")
 	fs.StringVar(&f.arch, "arch", "784,1000", "with --init random and no --model: the hidden layers' widths from the input, e.g. 784,1000")
@@ -61,6 +62,10 @@ softmax layer (Glorot-uniform, zero bias), trained together with Adam on the
 cross-entropy of the labels. The last --val training samples are held out;
 the epoch with the lowest validation error is kept, and the test set is used
 once, at the end, on every test image.
+
+The data must have labels. With --model, --data is read and scaled as the
+CAE's own data was (its config.json), the inputs the encoder learned from;
+without --data, the CAE's data itself. With --init random, as train reads it.
 
 Writes into --out: classifier.safetensors (encoder.{k}.weight [out,in] and
 .bias as in model.safetensors, classifier.weight [classes, hidden],
@@ -97,6 +102,9 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	set := setFlags(fs)
+	if err := f.data.check(set); err != nil {
+		return err
+	}
 	switch {
 	case f.init != "cae" && f.init != "random":
 		return usagef("finetune: --init %q: want cae or random", f.init)
@@ -137,13 +145,13 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		p          *graph.ClassifierParams
 		fromLambda *float64
 		cae        *graph.Params
+		caeConfig  engine.ModelConfig
 	)
 	if f.model != "" {
-		var mc engine.ModelConfig
-		if cae, mc, err = engine.LoadModel(f.model); err != nil {
+		if cae, caeConfig, err = engine.LoadModel(f.model); err != nil {
 			return err
 		}
-		lam := mc.Lambda
+		lam := caeConfig.Lambda
 		fromLambda = &lam
 	}
 	spec := graph.ClassifierSpec{}
@@ -157,12 +165,18 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		spec = graph.ClassifierSpec{Arch: arch, Act: graph.Activation(f.act)}
 	}
 
-	data, err := engine.LoadData(f.data)
+	var data *engine.Data
+	if cae != nil {
+		data, err = f.data.openForModel(caeConfig, set, "caetrain finetune", stderr)
+	} else {
+		data, err = f.data.open(f.seed, stderr)
+	}
 	if err != nil {
 		return err
 	}
-	if data.Embedded {
-		fmt.Fprintln(stderr, data.Notice)
+	defer data.Close()
+	if !data.Labeled() || data.TestLabels == nil {
+		return fmt.Errorf("finetune: %s has no labels to fine-tune on (CSV/TSV: --label-col; .npz/.safetensors: --y-key; images: one folder per class)", data.Source)
 	}
 	if data.Train.Dim != spec.Arch[0] {
 		return usagef("finetune: the network's input width %d does not match the data's %d values per sample (%s)", spec.Arch[0], data.Train.Dim, data.Source)
@@ -216,7 +230,7 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		Init: f.init, FromModel: f.model, FromLambda: fromLambda,
 		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR, LRSchedule: f.schedule, Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps,
 		Optimizer: f.optimizer, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay,
-		Seed: cfg.Seed, Val: f.val, Data: data.Source, Device: string(engine.CPU), Version: version(),
+		Seed: cfg.Seed, Val: f.val, Data: data.Source, DataConfig: &data.Config, Device: string(engine.CPU), Version: version(),
 	}
 
 	metricsPath := filepath.Join(out, "metrics.jsonl")

@@ -5,10 +5,14 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/caetrain/caetrain/engine"
 )
 
 func TestFinetuneUsageErrors(t *testing.T) {
@@ -108,5 +112,85 @@ func TestFinetuneThenEval(t *testing.T) {
 	raw, err = os.ReadFile(filepath.Join(rnd, "config.json"))
 	if err != nil || !strings.Contains(string(raw), `"init": "random"`) {
 		t.Errorf("--init random config.json: %v\n%s", err, raw)
+	}
+}
+
+// TestFinetuneOwnData pretrains on a CSV file with a label column (values
+// far outside [0,1], so the scaling matters), fine-tunes the CAE on the
+// same file without naming the format or the label column again (the
+// CAE's config.json says how it was read and scaled), and evaluates the
+// classifier: eval reads the test split the same way and reports the same
+// test error. Data without labels is refused, naming the file.
+func TestFinetuneOwnData(t *testing.T) {
+	dir := t.TempDir()
+	var csv strings.Builder
+	csv.WriteString("a,b,c,d,kind\n")
+	for i := range 300 {
+		c := i % 3
+		fmt.Fprintf(&csv, "%d,%d,%d,%d,%s\n", 100*c+i%7, 50-20*c+i%5, 1000*(c%2)+i%11, i%13, []string{"x", "y", "z"}[c])
+	}
+	csvPath := filepath.Join(dir, "rows.csv")
+	if err := os.WriteFile(csvPath, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cae := filepath.Join(dir, "cae")
+	code, _, stderr := runCLI(t, "--data", csvPath, "--label-col", "kind", "--preset", "rifai", "--arch", "4,6", "--max-steps", "20", "--batch", "30", "--out", cae)
+	if code != exitOK {
+		t.Fatalf("train: exit %d:\n%s", code, stderr)
+	}
+	ft := filepath.Join(dir, "ft")
+	code, stdout, stderr := runCLI(t, "finetune", "--model", cae, "--val", "70", "--epochs", "3", "--batch", "20", "--out", ft, "--json")
+	if code != exitOK {
+		t.Fatalf("finetune: exit %d:\n%s", code, stderr)
+	}
+	var final map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err == nil && e["event"] == "final" {
+			final = e
+		}
+	}
+	// 30 of the 300 rows are the test split (train's --val-split 0.1).
+	if final == nil || final["test_n"] != 30.0 {
+		t.Fatalf("final event %v; want test_n 30\n%s", final, stdout)
+	}
+	// The classifier's inputs were scaled with the CAE's statistics.
+	caeScaling := readConfig(t, cae).DataConfig.Scaling
+	var cc engine.ClassifierConfig
+	if raw, err := os.ReadFile(filepath.Join(ft, engine.ConfigFile)); err != nil || json.Unmarshal(raw, &cc) != nil {
+		t.Fatalf("classifier config.json: %v", err)
+	}
+	if caeScaling == nil || caeScaling.Kind != "minmax" || cc.DataConfig == nil || !reflect.DeepEqual(cc.DataConfig.Scaling, caeScaling) {
+		t.Errorf("classifier's data scaling %+v, want the CAE's minmax scaling %+v", cc.DataConfig, caeScaling)
+	}
+	code, stdout, stderr = runCLI(t, "eval", "--model", ft)
+	if code != exitOK {
+		t.Fatalf("eval: exit %d:\n%s", code, stderr)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("eval: %v\n%s", err, stdout)
+	}
+	if rep["test_error"] != final["test_error"] || rep["n"] != 30.0 {
+		t.Errorf("eval: test_error %v over %v rows; finetune reported %v over 30", rep["test_error"], rep["n"], final["test_error"])
+	}
+
+	// The same rows without the label column: nothing to fine-tune on.
+	var plain strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(csv.String()), "\n") {
+		plain.WriteString(line[:strings.LastIndexByte(line, ',')] + "\n")
+	}
+	plainPath := filepath.Join(dir, "plain.csv")
+	if err := os.WriteFile(plainPath, []byte(plain.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noLab := filepath.Join(dir, "nolab")
+	code, _, stderr = runCLI(t, "--data", plainPath, "--preset", "rifai", "--arch", "4,6", "--max-steps", "2", "--batch", "30", "--out", noLab)
+	if code != exitOK {
+		t.Fatalf("train without labels: exit %d:\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "finetune", "--model", noLab, "--val", "70", "--epochs", "1", "--out", filepath.Join(dir, "ft2"))
+	if code != exitFailure || !strings.Contains(stderr, "plain.csv has no labels") {
+		t.Errorf("finetune on unlabelled data: exit %d, want %d and a message naming plain.csv:\n%s", code, exitFailure, stderr)
 	}
 }
