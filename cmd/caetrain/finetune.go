@@ -25,11 +25,11 @@ import (
 type finetuneFlags struct {
 	model, out, init, arch, act, device, vm string
 	data                                    dataFlags
-	schedule, optimizer                           string
-	epochs, batch, val                            int
-	lr, momentum, weightDecay                     float64
-	seed                                          uint64
-	json                                          bool
+	schedule, optimizer                     string
+	epochs, batch, val                      int
+	lr, momentum, weightDecay               float64
+	seed                                    uint64
+	json                                    bool
 }
 
 func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
