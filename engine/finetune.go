@@ -339,6 +339,17 @@ type Finetuner struct {
 	padam       *parallelAdam
 	vel         [][]float32 // SGD's velocities, one per parameter tensor
 	step        int
+
+	// The run's position, kept between epochs (and in checkpoints).
+	epoch   int            // epochs completed
+	rng     *rand.PCG      // the shuffling stream
+	best    [][]float32    // the parameters of the best epoch so far
+	res     FinetuneResult // the best epoch so far
+	seconds float64        // fine-tuning time before a resume
+
+	// Save, if set, is called with the run's state after every epoch
+	// (engine.WriteFinetuneCheckpoint, say); an error stops the run.
+	Save func(*FinetuneCheckpoint) error
 }
 
 // NewFinetuner builds the machines around float32 parameters p (from
@@ -600,17 +611,26 @@ func Finetune(ctx context.Context, f *Finetuner, train Samples, trainLab []uint8
 	if train.N == 0 || val.N == 0 {
 		return FinetuneResult{}, fmt.Errorf("engine: fine-tuning needs training (%d) and validation (%d) samples", train.N, val.N)
 	}
-	rng := rand.New(rand.NewPCG(c.Seed, 0x66696e6574756e65)) // "finetune"
-	perm := make([]int, train.N)
-	best := make([][]float32, len(f.Params.Tensors))
-	for i, t := range f.Params.Tensors {
-		best[i] = make([]float32, len(t.Data().([]float32)))
+	if f.rng == nil { // a fresh run (Resume sets them all)
+		f.rng = rand.NewPCG(c.Seed, 0x66696e6574756e65) // "finetune"
+		f.best = make([][]float32, len(f.Params.Tensors))
+		for i, t := range f.Params.Tensors {
+			f.best[i] = make([]float32, len(t.Data().([]float32)))
+		}
+		f.res = FinetuneResult{BestEpoch: 0, BestValError: math.Inf(1)}
 	}
-	res := FinetuneResult{BestEpoch: 0, BestValError: math.Inf(1)}
+	rng := rand.New(f.rng)
+	perm := make([]int, train.N)
+	best := f.best
+	res := &f.res
 	per := (train.N + c.Batch - 1) / c.Batch
 	total := per * c.Epochs
 	start := time.Now()
-	for epoch := 1; epoch <= c.Epochs; epoch++ {
+	var data DataID
+	if f.Save != nil {
+		data = DataIDOf(train)
+	}
+	for epoch := f.epoch + 1; epoch <= c.Epochs; epoch++ {
 		for i := range perm {
 			perm[i] = i
 		}
@@ -619,13 +639,13 @@ func Finetune(ctx context.Context, f *Finetuner, train Samples, trainLab []uint8
 		var errs, rows int
 		for off := 0; off < len(perm); off += c.Batch {
 			if err := ctx.Err(); err != nil {
-				return res, err
+				return *res, err
 			}
 			idx := perm[off:min(off+c.Batch, len(perm))]
 			f.adam.Hyper.LR = c.lrAt(f.step, total) // read by Adam at each step
 			r, err := f.Step(train, trainLab, idx)
 			if err != nil {
-				return res, err
+				return *res, err
 			}
 			loss += r.Loss * float64(r.Rows)
 			errs += r.Errors
@@ -636,12 +656,12 @@ func Finetune(ctx context.Context, f *Finetuner, train Samples, trainLab []uint8
 		}
 		ev, err := f.Evaluate(val, valLab)
 		if err != nil {
-			return res, fmt.Errorf("engine: evaluating the validation split: %w", err)
+			return *res, fmt.Errorf("engine: evaluating the validation split: %w", err)
 		}
 		m := FinetuneEpoch{
 			Event: "epoch", Epoch: epoch, Step: f.step,
 			TrainLoss: loss / float64(rows), TrainError: float64(errs) / float64(rows),
-			ValLoss: ev.Loss, ValError: ev.Error, Seconds: time.Since(start).Seconds(),
+			ValLoss: ev.Loss, ValError: ev.Error, Seconds: f.seconds + time.Since(start).Seconds(),
 		}
 		if ev.Error < res.BestValError {
 			m.Best = true
@@ -650,17 +670,23 @@ func Finetune(ctx context.Context, f *Finetuner, train Samples, trainLab []uint8
 				copy(best[i], t.Data().([]float32))
 			}
 		}
+		f.epoch = epoch
 		if onEpoch != nil {
 			if err := onEpoch(m); err != nil {
-				return res, err
+				return *res, err
+			}
+		}
+		if f.Save != nil {
+			if err := f.Save(f.checkpoint(data, m.Seconds)); err != nil {
+				return *res, err
 			}
 		}
 	}
 	for i, t := range f.Params.Tensors {
 		copy(t.Data().([]float32), best[i])
 	}
-	res.Steps, res.Seconds = f.step, time.Since(start).Seconds()
-	return res, nil
+	res.Steps, res.Seconds = f.step, f.seconds+time.Since(start).Seconds()
+	return *res, nil
 }
 
 // Confusion is the confusion matrix of predictions pred against labels

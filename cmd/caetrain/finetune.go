@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/caetrain/caetrain/engine"
 	"github.com/caetrain/caetrain/graph"
+	"github.com/caetrain/caetrain/internal/atomicfile"
 	"github.com/caetrain/caetrain/internal/plot"
 )
 
@@ -29,7 +31,7 @@ type finetuneFlags struct {
 	epochs, batch, val                      int
 	lr, momentum, weightDecay               float64
 	seed                                    uint64
-	json                                    bool
+	json, resume                            bool
 }
 
 func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
@@ -51,6 +53,7 @@ func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the softmax layer's (with --init random, every layer's) initial weights and of the shuffling")
 	fs.StringVar(&f.device, "device", "cpu", "cpu; cuda is refused: the CUDA VM has no softmax cross-entropy kernel yet")
 	fs.StringVar(&f.vm, "vm", "fast", "CPU virtual machine: fast (caetrain's own) or gorgonia (Gorgonia's TapeMachine, the reference)")
+	fs.BoolVar(&f.resume, "resume", false, "continue the run in --out from its newest intact checkpoint (one is written after every epoch); give the same flags as the run had (--epochs may grow)")
 	fs.BoolVar(&f.json, "json", false, "print NDJSON events on stdout (start, epoch, final) instead of a summary")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: caetrain finetune --model DIR [--data DIR] [--epochs N] [--lr LR] [--batch B] [--out DIR]
@@ -203,7 +206,23 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 
 	out := f.out
 	if out == "" {
+		if f.resume {
+			return usagef("finetune: --resume needs --out DIR, the run to continue")
+		}
 		out = filepath.Join("runs", "finetune-"+time.Now().Format("20060102-150405"))
+	}
+	var from *engine.FinetuneCheckpoint
+	if f.resume {
+		var skipped []error
+		from, skipped, err = engine.LatestFinetuneCheckpoint(out)
+		for _, e := range skipped {
+			fmt.Fprintf(stderr, "caetrain finetune: skipping a damaged checkpoint: %v\n", e)
+		}
+		if err != nil {
+			return fmt.Errorf("finetune --resume: %w", err)
+		}
+	} else if _, _, err := engine.LatestFinetuneCheckpoint(out); err == nil {
+		return usagef("finetune: --out %s holds a fine-tuning run's checkpoints: add --resume to continue it, or choose another --out", out)
 	}
 	created, err := prepareOutDir(out)
 	if err != nil {
@@ -226,6 +245,33 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	defer ft.Close()
+	var epochs []engine.FinetuneEpoch // for the learning curves
+	if from != nil {
+		if err := ft.Resume(from, train); err != nil {
+			return err
+		}
+		if epochs, err = keepMetrics(filepath.Join(out, "metrics.jsonl"), from.Epoch); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "caetrain finetune: resuming %s from %s (epoch %d of %d, step %d)\n", out, from.Path, from.Epoch, cfg.Epochs, from.Step)
+	}
+	lastSaved := 0
+	if from != nil {
+		lastSaved = from.Epoch
+	}
+	ft.Save = func(c *engine.FinetuneCheckpoint) error {
+		if err := engine.WriteFinetuneCheckpoint(out, c); err != nil {
+			return err
+		}
+		lastSaved = c.Epoch
+		return nil
+	}
+	saved := func() string {
+		if lastSaved == 0 {
+			return "no epoch was finished, so no checkpoint was written"
+		}
+		return fmt.Sprintf("the checkpoint of epoch %d is in %s; continue with the same command and --resume", lastSaved, filepath.Join(out, engine.CheckpointDir))
+	}
 	cc := engine.ClassifierConfig{
 		Init: f.init, FromModel: f.model, FromLambda: fromLambda,
 		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR, LRSchedule: f.schedule, Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps,
@@ -234,7 +280,10 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	}
 
 	metricsPath := filepath.Join(out, "metrics.jsonl")
-	mf, err := os.Create(metricsPath)
+	mf, err := os.OpenFile(metricsPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err == nil && from == nil {
+		err = mf.Truncate(0)
+	}
 	if err != nil {
 		return err
 	}
@@ -249,16 +298,15 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 			"optimizer": f.optimizer, "momentum": cfg.Momentum, "weight_decay": cfg.WeightDecay, "seed": cfg.Seed, "vm": f.vm,
 		})
 	}
-	from := "from " + f.model
+	origin := "from " + f.model
 	if f.init == "random" {
-		from = "from Glorot-uniform weights"
+		origin = "from Glorot-uniform weights"
 	}
 	fmt.Fprintf(stderr, "caetrain finetune: %s %s → softmax %d, %s, on %d samples (validation: the last %d; %s), %d epochs, batch %d, %s lr %g (%s)%s, writing %s\n",
-		formatArch(spec.Arch), spec.Act, spec.Classes, from, train.N, val.N, data.Source, cfg.Epochs, cfg.Batch, f.optimizer, cfg.Adam.LR, f.schedule, optDetail(cfg), out)
+		formatArch(spec.Arch), spec.Act, spec.Classes, origin, train.N, val.N, data.Source, cfg.Epochs, cfg.Batch, f.optimizer, cfg.Adam.LR, f.schedule, optDetail(cfg), out)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var epochs []engine.FinetuneEpoch
 	lastDraw := time.Time{}
 	onStep := func(epoch, step, total int, loss float64) {
 		if time.Since(lastDraw) < 10*time.Second {
@@ -279,10 +327,10 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	}, onStep)
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-			return fmt.Errorf("%w after %d steps; fine-tuning keeps no checkpoints: nothing was saved (metrics so far in %s)", errInterrupted, ft.Steps(), metricsPath)
+			return fmt.Errorf("%w after %d steps: %s", errInterrupted, ft.Steps(), saved())
 		}
 		if errors.Is(err, engine.ErrDiverged) {
-			return fmt.Errorf("%v\nnothing was saved; try a smaller --lr (now %g)", err, cfg.Adam.LR)
+			return fmt.Errorf("%v\n%s; try a smaller --lr (now %g)", err, saved(), cfg.Adam.LR)
 		}
 		return err
 	}
@@ -324,7 +372,7 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		return nil
 	}
 	fmt.Fprintf(stdout, "fine-tuned %s %s → softmax %d %s for %d epochs (%d steps) in %.1fs; best epoch %d (validation error %.2f%%)\n",
-		formatArch(spec.Arch), spec.Act, spec.Classes, from, cfg.Epochs, res.Steps, final.Seconds, res.BestEpoch, 100*res.BestValError)
+		formatArch(spec.Arch), spec.Act, spec.Classes, origin, cfg.Epochs, res.Steps, final.Seconds, res.BestEpoch, 100*res.BestValError)
 	fmt.Fprintf(stdout, "test error %.2f%% (%d of %d test images)  test loss %.4g\n", 100*test.Error, test.Errors, test.N, test.Loss)
 	fmt.Fprintf(stdout, "wrote %s/{%s,%s,metrics.jsonl,confusion.png,learning_curve_loss.png,learning_curve_error.png}\n", out, engine.ClassifierFile, engine.ConfigFile)
 	return nil
@@ -368,4 +416,32 @@ func optDetail(c engine.FinetuneConfig) string {
 		d += fmt.Sprintf(" weight decay %g", c.WeightDecay)
 	}
 	return d
+}
+
+// keepMetrics keeps, in the metrics file at path, the epoch lines of
+// epochs 1…upto (a run stopped after its checkpoint may have written one
+// more), rewritten atomically, and returns them.
+func keepMetrics(path string, upto int) ([]engine.FinetuneEpoch, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var kept []engine.FinetuneEpoch
+	var b bytes.Buffer
+	for i, line := range bytes.Split(raw, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var e engine.FinetuneEpoch
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, i+1, err)
+		}
+		if e.Event != "epoch" || e.Epoch > upto {
+			continue
+		}
+		kept = append(kept, e)
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	return kept, atomicfile.WriteFile(path, func(w io.Writer) error { _, err := w.Write(b.Bytes()); return err }, 0o644)
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -192,5 +193,62 @@ func TestFinetuneOwnData(t *testing.T) {
 	code, _, stderr = runCLI(t, "finetune", "--model", noLab, "--val", "70", "--epochs", "1", "--out", filepath.Join(dir, "ft2"))
 	if code != exitFailure || !strings.Contains(stderr, "plain.csv has no labels") {
 		t.Errorf("finetune on unlabelled data: exit %d, want %d and a message naming plain.csv:\n%s", code, exitFailure, stderr)
+	}
+}
+
+// TestFinetuneResumeCLI fine-tunes for 2 epochs, then continues the same
+// run to 3 with --resume (as after a kill: the newest checkpoint is the
+// second epoch's), and requires the result of an uninterrupted 3-epoch run:
+// the same classifier file, the same test error, and metrics.jsonl with
+// epochs 1, 2, 3 once each. A fresh run into that folder is refused.
+func TestFinetuneResumeCLI(t *testing.T) {
+	model := tinyModel(t, "sigmoid")
+	dir := t.TempDir()
+	args := func(out string, epochs string, more ...string) []string {
+		return append([]string{"finetune", "--model", model, "--val", "800", "--batch", "50", "--epochs", epochs, "--out", out}, more...)
+	}
+	whole := filepath.Join(dir, "whole")
+	if code, _, stderr := runCLI(t, args(whole, "3")...); code != exitOK {
+		t.Fatalf("whole run: exit %d:\n%s", code, stderr)
+	}
+	split := filepath.Join(dir, "split")
+	if code, _, stderr := runCLI(t, args(split, "2")...); code != exitOK {
+		t.Fatalf("first part: exit %d:\n%s", code, stderr)
+	}
+	code, _, stderr := runCLI(t, args(split, "3", "--resume")...)
+	if code != exitOK || !strings.Contains(stderr, "resuming") || !strings.Contains(stderr, "epoch 2 of 3") {
+		t.Fatalf("resume: exit %d:\n%s", code, stderr)
+	}
+	a, err := os.ReadFile(filepath.Join(whole, engine.ClassifierFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(split, engine.ClassifierFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("the resumed run's %s differs from the uninterrupted run's", engine.ClassifierFile)
+	}
+	raw, err := os.ReadFile(filepath.Join(split, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%v %v", e["event"], e["epoch"]))
+	}
+	if want := []string{"epoch 1", "epoch 2", "epoch 3", "final <nil>"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("metrics.jsonl events %v, want %v", got, want)
+	}
+	if code, _, stderr := runCLI(t, args(split, "3")...); code != exitUsage || !strings.Contains(stderr, "--resume") {
+		t.Errorf("fresh run into a folder with checkpoints: exit %d, want %d and a hint at --resume:\n%s", code, exitUsage, stderr)
+	}
+	if code, _, stderr := runCLI(t, args(filepath.Join(dir, "none"), "3", "--resume")...); code != exitFailure || !strings.Contains(stderr, "no checkpoints") {
+		t.Errorf("--resume without checkpoints: exit %d, want %d:\n%s", code, exitFailure, stderr)
 	}
 }
