@@ -51,7 +51,7 @@ func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
 	fs.StringVar(&f.schedule, "lr-schedule", "constant", "constant, or cosine: --lr·(1+cos(π·step/steps))/2, decaying to 0 over the run")
 	fs.IntVar(&f.val, "val", 10000, "validation samples: the last N of the training set, never trained on")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the softmax layer's (with --init random, every layer's) initial weights and of the shuffling")
-	fs.StringVar(&f.device, "device", "cpu", "cpu; cuda is refused: the CUDA VM has no softmax cross-entropy kernel yet")
+	fs.StringVar(&f.device, "device", "cpu", "cpu, or auto (says so on stderr: cpu); cuda is refused: the CUDA VM has no softmax cross-entropy kernel yet")
 	fs.StringVar(&f.vm, "vm", "fast", "CPU virtual machine: fast (caetrain's own) or gorgonia (Gorgonia's TapeMachine, the reference)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the run in --out from its newest intact checkpoint (one is written after every epoch); give the same flags as the run had (--epochs may grow)")
 	fs.BoolVar(&f.json, "json", false, "print NDJSON events on stdout (start, epoch, final) instead of a summary")
@@ -135,11 +135,13 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		return usagef("finetune: --vm %q: want %s or %s", f.vm, engine.FastVM, engine.GorgoniaVM)
 	}
 	switch f.device {
-	case "cpu", "auto":
+	case "cpu":
+	case "auto":
+		fmt.Fprintln(stderr, "caetrain finetune: device: cpu (auto: the CUDA VM has no softmax cross-entropy kernel yet, so fine-tuning runs on the CPU)")
 	case "cuda":
 		return usagef("finetune: --device=cuda: %v", engine.ErrFinetuneNoCUDA)
 	default:
-		return usagef("finetune: --device %q: want cpu", f.device)
+		return usagef("finetune: --device %q: want cpu or auto", f.device)
 	}
 	start := time.Now()
 

@@ -31,6 +31,7 @@ func TestFinetuneUsageErrors(t *testing.T) {
 		{"zero epochs", []string{"finetune", "--model", model, "--epochs", "0"}, exitUsage, "--epochs"},
 		{"val too large", []string{"finetune", "--model", model, "--val", "99999"}, exitUsage, "--val"},
 		{"arch with cae", []string{"finetune", "--model", model, "--arch", "784,10"}, exitUsage, "--arch"},
+		{"bad device", []string{"finetune", "--model", model, "--device", "tpu"}, exitUsage, "want cpu or auto"},
 		{"bad optimizer", []string{"finetune", "--model", model, "--optimizer", "rmsprop"}, exitUsage, "--optimizer"},
 		{"momentum 1", []string{"finetune", "--model", model, "--optimizer", "sgd", "--momentum", "1"}, exitUsage, "--momentum"},
 		{"negative weight decay", []string{"finetune", "--model", model, "--weight-decay", "-1"}, exitUsage, "--weight-decay"},
