@@ -30,22 +30,23 @@ type ClassifierConfig struct {
 	Layout  string `json:"weight_layout"`
 	// Init is "cae" (encoder copied from FromModel, softmax layer Glorot)
 	// or "random" (every layer Glorot).
-	Init        string   `json:"init"`
-	FromModel   string   `json:"from_model,omitempty"`
-	FromLambda  *float64 `json:"from_lambda,omitempty"` // the CAE's λ
-	Batch       int      `json:"batch"`
-	Epochs      int      `json:"epochs"`
-	LR          float64  `json:"lr"`
-	LRSchedule  string   `json:"lr_schedule,omitempty"` // constant or cosine
-	Optimizer   string   `json:"optimizer,omitempty"`   // adam (or empty: files from before SGD) or sgd
-	Momentum    float64  `json:"momentum,omitempty"`    // SGD's
-	WeightDecay float64  `json:"weight_decay,omitempty"`
-	Beta1       float64  `json:"beta1"`
-	Beta2       float64  `json:"beta2"`
-	Eps         float64  `json:"eps"`
-	Seed        uint64   `json:"seed"`
-	Val         int      `json:"val"` // validation samples, the last of the training set
-	Data        string   `json:"data,omitempty"`
+	Init         string   `json:"init"`
+	FromModel    string   `json:"from_model,omitempty"`
+	FromLambda   *float64 `json:"from_lambda,omitempty"` // the CAE's λ
+	Batch        int      `json:"batch"`
+	Epochs       int      `json:"epochs"`
+	LR           float64  `json:"lr"`
+	LRSchedule   string   `json:"lr_schedule,omitempty"` // constant or cosine
+	Optimizer    string   `json:"optimizer,omitempty"`   // adam (or empty: files from before SGD) or sgd
+	Momentum     float64  `json:"momentum,omitempty"`    // SGD's
+	WeightDecay  float64  `json:"weight_decay,omitempty"`
+	InputDropout float64  `json:"input_dropout,omitempty"`
+	Beta1        float64  `json:"beta1"`
+	Beta2        float64  `json:"beta2"`
+	Eps          float64  `json:"eps"`
+	Seed         uint64   `json:"seed"`
+	Val          int      `json:"val"` // validation samples, the last of the training set
+	Data         string   `json:"data,omitempty"`
 	// DataConfig says how the data was read and scaled (absent in files
 	// from before it): eval reads the test set the same way.
 	DataConfig *DataConfig `json:"data_config,omitempty"`

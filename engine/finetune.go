@@ -34,6 +34,12 @@ type FinetuneConfig struct {
 	Optimizer string
 	// Momentum is SGD's μ in v ← μ·v + g, w ← w − lr·v (0: plain SGD).
 	Momentum float64
+	// InputDropout is the probability with which each input value of a
+	// training batch is set to 0, the others scaled by 1/(1−InputDropout)
+	// (inverted dropout on the inputs; validation and test see them
+	// clean). The mask of step s is drawn from a stream seeded by Seed
+	// and s, so a resumed run draws the same masks. 0: none.
+	InputDropout float64
 	// WeightDecay adds WeightDecay·w to the gradient of every weight
 	// matrix (not the biases) before the optimizer sees it: an L2
 	// penalty (WeightDecay/2)·‖W‖² in the loss. 0: none.
@@ -91,6 +97,9 @@ func (c FinetuneConfig) Validate() error {
 	}
 	if !(c.Momentum >= 0 && c.Momentum < 1) {
 		errs = append(errs, fmt.Errorf("momentum %v: must lie in [0, 1)", c.Momentum))
+	}
+	if !(c.InputDropout >= 0 && c.InputDropout < 1) {
+		errs = append(errs, fmt.Errorf("input dropout %v: must lie in [0, 1)", c.InputDropout))
 	}
 	if !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0) {
 		errs = append(errs, fmt.Errorf("weight decay %v: must be a non-negative number", c.WeightDecay))
@@ -161,6 +170,9 @@ type classMachine struct {
 	invn              []float32
 	grads             [][]float32 // the fast VM's gradient buffers
 	classes, inputDim int
+	// corrupt, if set, changes the batch's inputs after they are
+	// gathered, before the machine runs (FinetuneConfig.InputDropout).
+	corrupt func(xs []float32)
 }
 
 func newClassMachine(p *graph.ClassifierParams, batch int, train bool, kind string) (*classMachine, error) {
@@ -237,6 +249,9 @@ func (mc *classMachine) run(s Samples, lab []uint8, idx []int) (err error) {
 		}
 	}
 	mc.invn[0] = float32(1 / float64(len(idx)))
+	if mc.corrupt != nil {
+		mc.corrupt(mc.xs[:len(idx)*d])
+	}
 	if mc.fast != nil {
 		mc.fast.run()
 		return nil
@@ -410,6 +425,11 @@ func (f *Finetuner) Step(s Samples, lab []uint8, idx []int) (ClassStep, error) {
 	if s.Dim != mc.inputDim {
 		return ClassStep{}, fmt.Errorf("engine: samples have %d values, the classifier's input has %d", s.Dim, mc.inputDim)
 	}
+	if p := f.Config.InputDropout; p > 0 {
+		rng := rand.New(rand.NewPCG(f.Config.Seed^0x6e6f697365, uint64(f.step))) // "noise"
+		keep := float32(1 / (1 - p))
+		mc.corrupt = func(xs []float32) { dropInputs(xs, p, keep, rng) }
+	}
 	if err := mc.run(s, lab, idx); err != nil {
 		return ClassStep{}, err
 	}
@@ -468,6 +488,18 @@ func (f *Finetuner) Step(s Samples, lab []uint8, idx []int) (ClassStep, error) {
 	}
 	f.step++
 	return r, nil
+}
+
+// dropInputs sets each value of xs to 0 with probability p and scales the
+// others by keep (1/(1−p)).
+func dropInputs(xs []float32, p float64, keep float32, rng *rand.Rand) {
+	for i := range xs {
+		if rng.Float64() < p {
+			xs[i] = 0
+		} else {
+			xs[i] *= keep
+		}
+	}
 }
 
 // wdAdd adds wd·w to the gradient g: the gradient of (wd/2)·‖w‖².

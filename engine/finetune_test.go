@@ -466,3 +466,86 @@ func TestFinetuneSGD(t *testing.T) {
 		t.Errorf("%d steps, want 2", f.Steps())
 	}
 }
+
+// TestFinetuneInputDropout checks that with InputDropout a training step
+// sees its batch with each value zeroed with probability p and the rest
+// scaled by 1/(1−p), drawn from the stream of (Seed, step): its SGD update
+// (momentum 0, so the update is −lr·g) equals the gradient of a twin
+// machine run on the batch corrupted by hand, and about p of the values
+// are dropped. Evaluation inputs stay clean.
+func TestFinetuneInputDropout(t *testing.T) {
+	const p, lr = 0.3, 0.1
+	s, lab := clusters(64, 20, 3, 8)
+	idx := make([]int, 32)
+	for i := range idx {
+		idx[i] = i
+	}
+	params, err := ClassifierFromCAE(testCAE(t, []int{20, 12}, 1), 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testFinetuneConfig(params.Spec)
+	cfg.Optimizer, cfg.Adam.LR, cfg.InputDropout = OptSGD, lr, p
+	f, err := NewFinetuner(cfg, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	before := make([][]float32, len(params.Tensors))
+	for i, tt := range params.Tensors {
+		before[i] = slices.Clone(tt.Data().([]float32))
+	}
+	// The batch as step 0 corrupts it.
+	x := Samples{X: make([]float32, len(idx)*s.Dim), N: len(idx), Dim: s.Dim}
+	for r, i := range idx {
+		copy(x.X[r*s.Dim:], s.Row(i))
+	}
+	clean := slices.Clone(x.X)
+	dropInputs(x.X, p, float32(1/(1-p)), rand.New(rand.NewPCG(cfg.Seed^0x6e6f697365, 0)))
+	dropped, nonzero := 0, 0
+	for i, v := range x.X {
+		if clean[i] != 0 {
+			nonzero++
+			if v == 0 {
+				dropped++
+			}
+		}
+	}
+	if frac := float64(dropped) / float64(nonzero); math.Abs(frac-p) > 0.05 {
+		t.Errorf("%.3f of the inputs dropped, want about %v", frac, p)
+	}
+	twin, err := newClassMachine(params, cfg.Batch, true, FastVM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer twin.close()
+	if err := twin.run(x, lab[:len(idx)], seq(len(idx))); err != nil {
+		t.Fatal(err)
+	}
+	g, err := twin.gradients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Step(s, lab, idx); err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range params.Tensors {
+		for j, w := range tt.Data().([]float32) {
+			want := float64(before[i][j]) - lr*float64(g[i][j])
+			if math.Abs(float64(w)-want) > 1e-6 {
+				t.Fatalf("%s[%d] = %v after a step, want %v (the gradient of the corrupted batch)", params.Shapes[i].Name, j, w, want)
+			}
+		}
+	}
+	if f.eval.corrupt != nil {
+		t.Error("the evaluation machine corrupts its inputs")
+	}
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}

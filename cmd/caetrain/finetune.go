@@ -29,7 +29,7 @@ type finetuneFlags struct {
 	data                                    dataFlags
 	schedule, optimizer                     string
 	epochs, batch, val                      int
-	lr, momentum, weightDecay               float64
+	lr, momentum, weightDecay, inputDropout float64
 	seed                                    uint64
 	json, resume                            bool
 }
@@ -47,6 +47,7 @@ func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
 	fs.Float64Var(&f.lr, "lr", 1e-3, "learning rate (Adam's or SGD's)")
 	fs.StringVar(&f.optimizer, "optimizer", engine.OptAdam, "adam, or sgd (with --momentum)")
 	fs.Float64Var(&f.momentum, "momentum", 0.9, "with --optimizer sgd: μ in v ← μ·v + g, w ← w − lr·v")
+	fs.Float64Var(&f.inputDropout, "input-dropout", 0, "probability of zeroing each input value of a training batch (the rest scaled by 1/(1-p)); validation and test inputs stay clean")
 	fs.Float64Var(&f.weightDecay, "weight-decay", 0, "L2 penalty on the weight matrices (not the biases): adds this·W to their gradients")
 	fs.StringVar(&f.schedule, "lr-schedule", "constant", "constant, or cosine: --lr·(1+cos(π·step/steps))/2, decaying to 0 over the run")
 	fs.IntVar(&f.val, "val", 10000, "validation samples: the last N of the training set, never trained on")
@@ -125,6 +126,8 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		return usagef("finetune: --optimizer %q: want %s or %s", f.optimizer, engine.OptAdam, engine.OptSGD)
 	case !(f.momentum >= 0 && f.momentum < 1):
 		return usagef("finetune: --momentum %v: must lie in [0, 1)", f.momentum)
+	case !(f.inputDropout >= 0 && f.inputDropout < 1):
+		return usagef("finetune: --input-dropout %v: must lie in [0, 1)", f.inputDropout)
 	case !(f.weightDecay >= 0 && f.weightDecay < 1e6):
 		return usagef("finetune: --weight-decay %v: must be a non-negative number", f.weightDecay)
 	case f.val <= 0:
@@ -237,7 +240,7 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	}()
 
 	cfg := engine.FinetuneConfig{Spec: spec, Batch: f.batch, Epochs: f.epochs, Adam: engine.DefaultAdam, Seed: f.seed, Machine: f.vm, Device: engine.CPU, Schedule: f.schedule,
-		Optimizer: f.optimizer, WeightDecay: f.weightDecay}
+		Optimizer: f.optimizer, WeightDecay: f.weightDecay, InputDropout: f.inputDropout}
 	cfg.Adam.LR = f.lr
 	if f.optimizer == engine.OptSGD {
 		cfg.Momentum = f.momentum
@@ -277,7 +280,7 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	cc := engine.ClassifierConfig{
 		Init: f.init, FromModel: f.model, FromLambda: fromLambda,
 		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR, LRSchedule: f.schedule, Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps,
-		Optimizer: f.optimizer, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay,
+		Optimizer: f.optimizer, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay, InputDropout: cfg.InputDropout,
 		Seed: cfg.Seed, Val: f.val, Data: data.Source, DataConfig: &data.Config, Device: string(engine.CPU), Version: version(),
 	}
 
@@ -297,7 +300,7 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 			"event": "start", "out": out, "init": f.init, "model": f.model, "arch": spec.Arch, "act": spec.Act, "classes": spec.Classes,
 			"train_samples": train.N, "val_samples": val.N, "test_samples": data.Test.N, "data": data.Source,
 			"epochs": cfg.Epochs, "batch": cfg.Batch, "lr": cfg.Adam.LR, "lr_schedule": f.schedule,
-			"optimizer": f.optimizer, "momentum": cfg.Momentum, "weight_decay": cfg.WeightDecay, "seed": cfg.Seed, "vm": f.vm,
+			"optimizer": f.optimizer, "momentum": cfg.Momentum, "weight_decay": cfg.WeightDecay, "input_dropout": cfg.InputDropout, "seed": cfg.Seed, "vm": f.vm,
 		})
 	}
 	origin := "from " + f.model
@@ -416,6 +419,9 @@ func optDetail(c engine.FinetuneConfig) string {
 	}
 	if c.WeightDecay > 0 {
 		d += fmt.Sprintf(" weight decay %g", c.WeightDecay)
+	}
+	if c.InputDropout > 0 {
+		d += fmt.Sprintf(" input dropout %g", c.InputDropout)
 	}
 	return d
 }
