@@ -29,7 +29,7 @@ type options struct {
 	lambdas                            []float64
 	lambdaList                         string
 	lr, ftLR                           float64
-	schedule                           string
+	schedule, ftFlags                  string
 	batch, ftBatch, val                int
 	seed                               uint64
 	reuse                              bool
@@ -95,6 +95,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.schedule, "ft-lr-schedule", "cosine", "fine-tuning learning-rate schedule: constant or cosine")
 	fs.IntVar(&o.batch, "batch", 128, "pretraining batch size")
 	fs.IntVar(&o.ftBatch, "ft-batch", 100, "fine-tuning batch size")
+	fs.StringVar(&o.ftFlags, "ft-flags", "", "more flags for every caetrain finetune, space-separated (e.g. \"--input-dropout 0.2\")")
 	fs.IntVar(&o.val, "val", 10000, "validation images: the last N of the training set")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every run")
 	fs.BoolVar(&o.reuse, "reuse", false, "keep models already in OUT instead of training them again")
@@ -212,6 +213,7 @@ func pretrainAndFinetune(bin string, o options, ds, dataDir, name, model string,
 	ftArgs := []string{"finetune", "--data", dataDir, "--epochs", fmt.Sprint(o.finetuneEpochs), "--lr", fmt.Sprint(o.ftLR),
 		"--lr-schedule", o.schedule, "--batch", fmt.Sprint(o.ftBatch), "--val", fmt.Sprint(o.val), "--seed", fmt.Sprint(o.seed),
 		"--out", r.FinetuneDir, "--json"}
+	ftArgs = append(ftArgs, strings.Fields(o.ftFlags)...)
 	if lambda != nil {
 		r.PretrainDir = filepath.Join(base, "pretrain")
 		if exists(filepath.Join(r.PretrainDir, "model.safetensors")) && o.reuse {
@@ -336,8 +338,12 @@ func report(o options, args []string, runs []run, total time.Duration) string {
 	md.WriteString("# Rifai et al. (2011), Table 1, with caetrain\n\n")
 	md.WriteString("A 784-1000 sigmoid autoencoder with tied weights (the `rifai` preset: sigmoid output, BCE summed over pixels, Adam) is pretrained on the training images, then its encoder, with a softmax layer added (Glorot-uniform, zero bias), is fine-tuned on the labels with Adam (`caetrain finetune`). ")
 	fmt.Fprintf(&md, "The last %d training images are the validation split: they are never fine-tuned on, they pick each classifier's epoch and the CAE's λ; the test set (all 10,000 images) is evaluated once per fine-tuned model, at its end. The pretraining sees all 60,000 training images, without labels (the validation images included).\n\n", o.val)
-	fmt.Fprintf(&md, "**Budget:** pretraining %d epoch(s) (batch %d, lr %g), fine-tuning %d epoch(s) (batch %d, lr %g, %s schedule), CAE λ grid {%s}. Seed %d for every run.\n\n",
-		o.pretrainEpochs, o.batch, o.lr, o.finetuneEpochs, o.ftBatch, o.ftLR, o.schedule, o.lambdaList, o.seed)
+	more := ""
+	if o.ftFlags != "" {
+		more = ", `" + o.ftFlags + "`"
+	}
+	fmt.Fprintf(&md, "**Budget:** pretraining %d epoch(s) (batch %d, lr %g), fine-tuning %d epoch(s) (batch %d, lr %g, %s schedule%s), CAE λ grid {%s}. Seed %d for every run.\n\n",
+		o.pretrainEpochs, o.batch, o.lr, o.finetuneEpochs, o.ftBatch, o.ftLR, o.schedule, more, o.lambdaList, o.seed)
 	fmt.Fprintf(&md, "**Command** (from the repository root):\n\n    go run ./internal/cmd/table1 %s\n\n", strings.Join(args, " "))
 	fmt.Fprintf(&md, "**Machine:** %s. **Commit:** %s. **Wall time:** %s in all (%s), on a machine shared with other jobs.\n\n",
 		machine(), commit(), total.Round(time.Second), time.Now().UTC().Format("2006-01-02 15:04 MST"))
