@@ -62,8 +62,8 @@ func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
 
 Fine-tunes a trained CAE's encoder into a classifier (Rifai et al., ICML
 2011, Table 1): the encoder's layers, initialised from --model, then a
-softmax layer (Glorot-uniform, zero bias), trained together with Adam on the
-cross-entropy of the labels. The last --val training samples are held out;
+softmax layer (Glorot-uniform, zero bias), trained together with Adam (or
+--optimizer sgd) on the cross-entropy of the labels. The last --val training samples are held out;
 the epoch with the lowest validation error is kept, and the test set is used
 once, at the end, on every test image.
 
@@ -75,7 +75,9 @@ Writes into --out: classifier.safetensors (encoder.{k}.weight [out,in] and
 .bias as in model.safetensors, classifier.weight [classes, hidden],
 classifier.bias), config.json, metrics.jsonl (train/val loss and error per
 epoch, then the final line with test_error), confusion.png (test set),
-learning_curve_loss.png and learning_curve_error.png.
+learning_curve_loss.png and learning_curve_error.png; after every epoch, a
+checkpoint in checkpoints/. A killed run continues with the same command
+and --resume.
 
 Flags:
 `)
