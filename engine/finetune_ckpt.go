@@ -181,6 +181,30 @@ func ReadFinetuneCheckpoint(path string) (*FinetuneCheckpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	c, err := finetuneCheckpointOf(file, path)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), finetuneCheckpointPrefix), ".ckpt")); err == nil && n != c.Epoch {
+		return nil, fmt.Errorf("%s: the file name says epoch %d but the checkpoint is of epoch %d", path, n, c.Epoch)
+	}
+	return c, nil
+}
+
+// decodeFinetuneCheckpoint decodes a fine-tuning checkpoint held in data;
+// name identifies it in errors.
+func decodeFinetuneCheckpoint(data []byte, name string) (*FinetuneCheckpoint, error) {
+	file, err := ckpt.Decode(data, name)
+	if err != nil {
+		return nil, err
+	}
+	return finetuneCheckpointOf(file, name)
+}
+
+// finetuneCheckpointOf checks a decoded container and builds the
+// checkpoint; path names it in errors.
+func finetuneCheckpointOf(file *ckpt.File, path string) (*FinetuneCheckpoint, error) {
+	var err error
 	fail := func(format string, args ...any) (*FinetuneCheckpoint, error) {
 		return nil, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...))
 	}
@@ -202,9 +226,6 @@ func ReadFinetuneCheckpoint(path string) (*FinetuneCheckpoint, error) {
 	}
 	if meta.BestEpoch < 1 || meta.BestEpoch > meta.Epoch || !(meta.BestValError >= 0 && meta.BestValError <= 1) || !finite(meta.BestValLoss) || !finite(meta.Seconds) {
 		return fail("best epoch %d (validation error %v, loss %v) out of range", meta.BestEpoch, meta.BestValError, meta.BestValLoss)
-	}
-	if n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), finetuneCheckpointPrefix), ".ckpt")); err == nil && n != meta.Epoch {
-		return fail("the file name says epoch %d but the checkpoint is of epoch %d", n, meta.Epoch)
 	}
 	c := &FinetuneCheckpoint{
 		Config: cfg, Epoch: meta.Epoch, Step: meta.Step, Seconds: meta.Seconds, Data: meta.Data, Path: path,

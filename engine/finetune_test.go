@@ -40,7 +40,7 @@ func clusters(n, dim, classes int, seed uint64) (Samples, []uint8) {
 	return s, lab
 }
 
-func testCAE(t *testing.T, arch []int, seed uint64) *graph.Params {
+func testCAE(t testing.TB, arch []int, seed uint64) *graph.Params {
 	t.Helper()
 	s := graph.Spec{Arch: arch, Act: graph.Sigmoid, OutAct: graph.Sigmoid, Tied: true, Loss: graph.BCE, Lambda: 0.1}
 	p, err := graph.NewParams(s, tensor.Float32)
