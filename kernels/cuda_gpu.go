@@ -129,6 +129,8 @@ const (
 	kAdam             = "cae_adam_f32"
 	kGatherRows       = "cae_gather_rows_f32"
 	kNonFinite        = "cae_nonfinite_f32"
+	kSoftmaxXent      = "cae_softmax_xent_f32"
+	kSoftmaxXentGrad  = "cae_softmax_xent_grad_f32"
 )
 
 var deviceKernels = []string{
@@ -137,7 +139,7 @@ var deviceKernels = []string{
 	kColSumSq, kColSumSqGrad, kDiagPen, kDiagPenGradD, kDiagPenGradC,
 	kOuterScale, kOuterScaleGradDL, kOuterScaleGradW, kOuterScaleGradDP, kScaleCols, kRowDot,
 	kSampleDot, kAddTranspose, kScaleRows,
-	kAdd, kSub, kScale, kAdam, kGatherRows, kNonFinite,
+	kAdd, kSub, kScale, kAdam, kGatherRows, kNonFinite, kSoftmaxXent, kSoftmaxXentGrad,
 }
 
 // OpenDevice opens GPU ordinal (0 is the first): it retains the device's

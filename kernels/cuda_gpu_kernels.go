@@ -630,3 +630,40 @@ func (d *Device) MarkNonFinite(flag IntBuf, x Buf, mark int) error {
 	d.i32(mark)
 	return d.flat(kNonFinite, x.N)
 }
+
+// SoftmaxXent is SoftmaxXent on the device (cae_softmax_xent_f32): each
+// row's cross-entropy of softmax(z) against y. out: [rows]; z, y:
+// [rows, n].
+func (d *Device) SoftmaxXent(out, z, y Buf, rows, n int) error {
+	if out.N != rows || z.N != rows*n || y.N != rows*n || n <= 0 {
+		panic("kernels: SoftmaxXent: wrong lengths")
+	}
+	if err := fits(kSoftmaxXent, rows, n); err != nil || rows == 0 {
+		return err
+	}
+	d.ptr(out)
+	d.ptr(z)
+	d.ptr(y)
+	d.i32(rows)
+	d.i32(n)
+	return d.flat(kSoftmaxXent, rows)
+}
+
+// SoftmaxXentGrad is SoftmaxXentGrad on the device
+// (cae_softmax_xent_grad_f32): the gradient of Σ_b g[b]·SoftmaxXent[b]
+// with respect to z. out, z, y: [rows, n]; g: [rows].
+func (d *Device) SoftmaxXentGrad(out, z, y, g Buf, rows, n int) error {
+	if out.N != rows*n || z.N != rows*n || y.N != rows*n || g.N != rows || n <= 0 {
+		panic("kernels: SoftmaxXentGrad: wrong lengths")
+	}
+	if err := fits(kSoftmaxXentGrad, rows, n); err != nil || rows == 0 {
+		return err
+	}
+	d.ptr(out)
+	d.ptr(z)
+	d.ptr(y)
+	d.ptr(g)
+	d.i32(rows)
+	d.i32(n)
+	return d.flat(kSoftmaxXentGrad, rows)
+}

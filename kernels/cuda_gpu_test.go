@@ -38,6 +38,8 @@ func TestCUDAActDerivBackward(t *testing.T)  { kerneltest.ActDerivBackwardTest(t
 func TestCUDAApply(t *testing.T)             { kerneltest.ApplyTest(t, gpu(t)) }
 func TestCUDAColSum(t *testing.T)            { kerneltest.ColSumTest(t, gpu(t)) }
 func TestCUDAReconLoss(t *testing.T)         { kerneltest.ReconLossTest(t, gpu(t)) }
+func TestCUDASoftmaxXent(t *testing.T)       { kerneltest.SoftmaxXentTest(t, gpu(t)) }
+func TestCUDASoftmaxXentGrad(t *testing.T)   { kerneltest.SoftmaxXentGradTest(t, gpu(t)) }
 func TestCUDAReconGrad(t *testing.T)         { kerneltest.ReconGradTest(t, gpu(t)) }
 func TestCUDALossCombine(t *testing.T)       { kerneltest.LossCombineTest(t, gpu(t)) }
 func TestCUDAMaskWeights(t *testing.T)       { kerneltest.MaskWeightsTest(t, gpu(t)) }
@@ -252,6 +254,14 @@ func (c cudaImpl) Apply(out, z []float32, act kernels.Act) error {
 
 func (c cudaImpl) ColSum(out, x []float32, rows, n int) error {
 	return c.call(func(v []kernels.Buf) error { return c.d.ColSum(v[0], v[1], rows, n) }, out, x)
+}
+
+func (c cudaImpl) SoftmaxXent(out, z, y []float32, rows, n int) error {
+	return c.call(func(v []kernels.Buf) error { return c.d.SoftmaxXent(v[0], v[1], v[2], rows, n) }, out, z, y)
+}
+
+func (c cudaImpl) SoftmaxXentGrad(out, z, y, g []float32, rows, n int) error {
+	return c.call(func(v []kernels.Buf) error { return c.d.SoftmaxXentGrad(v[0], v[1], v[2], v[3], rows, n) }, out, z, y, g)
 }
 
 func (c cudaImpl) ReconLoss(out, z, x []float32, rows, n int, outAct kernels.Act, bce bool) error {

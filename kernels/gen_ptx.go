@@ -58,6 +58,10 @@ var PTXModules = []PTXModule{
 		"cae_recon_grad_f32",
 		"cae_recon_loss_f32",
 	}},
+	{Name: "softmax", PTX: ptxSoftmax, SHA256: "9785d523a6fec6800f4143f63ced64e1ddc44fa7dfa79a0e35251a2b1f60c6e2", Kernels: []string{
+		"cae_softmax_xent_f32",
+		"cae_softmax_xent_grad_f32",
+	}},
 }
 
 //go:embed cuda/act.ptx
@@ -83,3 +87,6 @@ var ptxQuadform string
 
 //go:embed cuda/recon.ptx
 var ptxRecon string
+
+//go:embed cuda/softmax.ptx
+var ptxSoftmax string

@@ -21,38 +21,40 @@ import (
 // The Go references, float32, through the shared kernel suite: each
 // agrees with its own float64 evaluation within kerneltest.Tol.
 
-func TestBiasAct(t *testing.T)           { kerneltest.BiasActTest(t, cpu{}) }
-func TestActBackward(t *testing.T)       { kerneltest.ActBackwardTest(t, cpu{}) }
-func TestActDeriv(t *testing.T)          { kerneltest.ActDerivTest(t, cpu{}) }
-func TestActDerivBackward(t *testing.T)  { kerneltest.ActDerivBackwardTest(t, cpu{}) }
-func TestApply(t *testing.T)             { kerneltest.ApplyTest(t, cpu{}) }
-func TestColSum(t *testing.T)            { kerneltest.ColSumTest(t, cpu{}) }
-func TestReconLoss(t *testing.T)         { kerneltest.ReconLossTest(t, cpu{}) }
-func TestReconGrad(t *testing.T)         { kerneltest.ReconGradTest(t, cpu{}) }
-func TestLossCombine(t *testing.T)       { kerneltest.LossCombineTest(t, cpu{}) }
-func TestMaskWeights(t *testing.T)       { kerneltest.MaskWeightsTest(t, cpu{}) }
-func TestColSumSq(t *testing.T)          { kerneltest.ColSumSqTest(t, cpu{}) }
-func TestColSumSqGrad(t *testing.T)      { kerneltest.ColSumSqGradTest(t, cpu{}) }
-func TestDiagPen(t *testing.T)           { kerneltest.DiagPenTest(t, cpu{}) }
-func TestDiagPenGradD(t *testing.T)      { kerneltest.DiagPenGradDTest(t, cpu{}) }
-func TestDiagPenGradC(t *testing.T)      { kerneltest.DiagPenGradCTest(t, cpu{}) }
-func TestOuterScale(t *testing.T)        { kerneltest.OuterScaleTest(t, cpu{}) }
-func TestOuterScaleGradDL(t *testing.T)  { kerneltest.OuterScaleGradDLTest(t, cpu{}) }
-func TestOuterScaleGradW(t *testing.T)   { kerneltest.OuterScaleGradWTest(t, cpu{}) }
-func TestOuterScaleGradDP(t *testing.T)  { kerneltest.OuterScaleGradDPTest(t, cpu{}) }
-func TestScaleCols(t *testing.T)         { kerneltest.ScaleColsTest(t, cpu{}) }
-func TestRowDot(t *testing.T)            { kerneltest.RowDotTest(t, cpu{}) }
-func TestQuadFormBLAS(t *testing.T)      { kerneltest.QuadFormBLASTest(t, cpu{}) }
-func TestQuadFormGradTBLAS(t *testing.T) { kerneltest.QuadFormGradTBLASTest(t, cpu{}) }
-func TestQuadFormGradGBLAS(t *testing.T) { kerneltest.QuadFormGradGBLASTest(t, cpu{}) }
-func TestAdd(t *testing.T)               { kerneltest.AddTest(t, cpu{}) }
-func TestSub(t *testing.T)               { kerneltest.SubTest(t, cpu{}) }
-func TestScale(t *testing.T)             { kerneltest.ScaleTest(t, cpu{}) }
-func TestMatMul(t *testing.T)            { kerneltest.MatMulTest(t, cpu{}) }
-func TestAdamStep(t *testing.T)          { kerneltest.AdamStepTest(t, cpu{}) }
-func TestGatherRows(t *testing.T)        { kerneltest.GatherRowsTest(t, cpu{}) }
-func TestHasNonFinite(t *testing.T)      { kerneltest.HasNonFiniteTest(t, cpu{}) }
-func TestInPlace(t *testing.T)           { kerneltest.InPlaceTest(t, cpu{}) }
+func TestBiasAct(t *testing.T)              { kerneltest.BiasActTest(t, cpu{}) }
+func TestActBackward(t *testing.T)          { kerneltest.ActBackwardTest(t, cpu{}) }
+func TestActDeriv(t *testing.T)             { kerneltest.ActDerivTest(t, cpu{}) }
+func TestActDerivBackward(t *testing.T)     { kerneltest.ActDerivBackwardTest(t, cpu{}) }
+func TestApply(t *testing.T)                { kerneltest.ApplyTest(t, cpu{}) }
+func TestColSum(t *testing.T)               { kerneltest.ColSumTest(t, cpu{}) }
+func TestReconLoss(t *testing.T)            { kerneltest.ReconLossTest(t, cpu{}) }
+func TestSoftmaxXentSuite(t *testing.T)     { kerneltest.SoftmaxXentTest(t, cpu{}) }
+func TestSoftmaxXentGradSuite(t *testing.T) { kerneltest.SoftmaxXentGradTest(t, cpu{}) }
+func TestReconGrad(t *testing.T)            { kerneltest.ReconGradTest(t, cpu{}) }
+func TestLossCombine(t *testing.T)          { kerneltest.LossCombineTest(t, cpu{}) }
+func TestMaskWeights(t *testing.T)          { kerneltest.MaskWeightsTest(t, cpu{}) }
+func TestColSumSq(t *testing.T)             { kerneltest.ColSumSqTest(t, cpu{}) }
+func TestColSumSqGrad(t *testing.T)         { kerneltest.ColSumSqGradTest(t, cpu{}) }
+func TestDiagPen(t *testing.T)              { kerneltest.DiagPenTest(t, cpu{}) }
+func TestDiagPenGradD(t *testing.T)         { kerneltest.DiagPenGradDTest(t, cpu{}) }
+func TestDiagPenGradC(t *testing.T)         { kerneltest.DiagPenGradCTest(t, cpu{}) }
+func TestOuterScale(t *testing.T)           { kerneltest.OuterScaleTest(t, cpu{}) }
+func TestOuterScaleGradDL(t *testing.T)     { kerneltest.OuterScaleGradDLTest(t, cpu{}) }
+func TestOuterScaleGradW(t *testing.T)      { kerneltest.OuterScaleGradWTest(t, cpu{}) }
+func TestOuterScaleGradDP(t *testing.T)     { kerneltest.OuterScaleGradDPTest(t, cpu{}) }
+func TestScaleCols(t *testing.T)            { kerneltest.ScaleColsTest(t, cpu{}) }
+func TestRowDot(t *testing.T)               { kerneltest.RowDotTest(t, cpu{}) }
+func TestQuadFormBLAS(t *testing.T)         { kerneltest.QuadFormBLASTest(t, cpu{}) }
+func TestQuadFormGradTBLAS(t *testing.T)    { kerneltest.QuadFormGradTBLASTest(t, cpu{}) }
+func TestQuadFormGradGBLAS(t *testing.T)    { kerneltest.QuadFormGradGBLASTest(t, cpu{}) }
+func TestAdd(t *testing.T)                  { kerneltest.AddTest(t, cpu{}) }
+func TestSub(t *testing.T)                  { kerneltest.SubTest(t, cpu{}) }
+func TestScale(t *testing.T)                { kerneltest.ScaleTest(t, cpu{}) }
+func TestMatMul(t *testing.T)               { kerneltest.MatMulTest(t, cpu{}) }
+func TestAdamStep(t *testing.T)             { kerneltest.AdamStepTest(t, cpu{}) }
+func TestGatherRows(t *testing.T)           { kerneltest.GatherRowsTest(t, cpu{}) }
+func TestHasNonFinite(t *testing.T)         { kerneltest.HasNonFiniteTest(t, cpu{}) }
+func TestInPlace(t *testing.T)              { kerneltest.InPlaceTest(t, cpu{}) }
 
 // TestPTXModules checks gen_ptx.go against the sources, without nvcc: one
 // module per kernels/cuda/*.cu, made from these very sources (SHA256), for
@@ -199,6 +201,16 @@ func (cpu) Apply(out, z []float32, act kernels.Act) error {
 
 func (cpu) ColSum(out, x []float32, rows, n int) error {
 	kernels.ColSum(out, x, rows, n)
+	return nil
+}
+
+func (cpu) SoftmaxXent(out, z, y []float32, rows, n int) error {
+	kernels.SoftmaxXent(out, z, y, rows, n)
+	return nil
+}
+
+func (cpu) SoftmaxXentGrad(out, z, y, g []float32, rows, n int) error {
+	kernels.SoftmaxXentGrad(out, z, y, g, rows, n)
 	return nil
 }
 

@@ -60,6 +60,8 @@ type Impl interface {
 
 	GatherRows(x, mask, invn, data []float32, idx []int32, batch, dim int) error
 	HasNonFinite(x []float32) (bool, error)
+	SoftmaxXent(out, z, y []float32, rows, n int) error
+	SoftmaxXentGrad(out, z, y, g []float32, rows, n int) error
 }
 
 // Suite runs every kernel's test against impl, each as a subtest.
@@ -100,6 +102,8 @@ func Suite(t *testing.T, impl Impl) {
 		{"GatherRows", GatherRowsTest},
 		{"HasNonFinite", HasNonFiniteTest},
 		{"InPlace", InPlaceTest},
+		{"SoftmaxXent", SoftmaxXentTest},
+		{"SoftmaxXentGrad", SoftmaxXentGradTest},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, impl) })
 	}
