@@ -49,8 +49,8 @@
 // layer. Finetune holds out a validation split (SplitValidation: the last N
 // training samples), evaluates it after each epoch and restores the epoch
 // with the lowest validation error; the test set is the caller's to
-// evaluate, once. The CUDA VM has no kernel for the softmax cross-entropy:
-// NewFinetuner refuses Device CUDA (ErrFinetuneNoCUDA).
+// evaluate, once. With Device CUDA the classifier's graph runs on the CUDA
+// VM (gpuClassVM) and the optimizer stays on the host.
 //
 // # Reproducibility
 //

@@ -110,11 +110,6 @@ func (c FinetuneConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ErrFinetuneNoCUDA is returned by NewFinetuner for Device CUDA: the CUDA
-// VM has no kernel for the classifier's softmax cross-entropy (nor its
-// gradient), and a missing kernel is an error, never a CPU fallback.
-var ErrFinetuneNoCUDA = fmt.Errorf("%w for fine-tuning: the CUDA VM has no kernel for the classifier's softmax cross-entropy (softmaxxent, softmaxxent.backward); fine-tune with --device cpu", ErrNoCUDA)
-
 // asParams views a classifier's tensors as graph.Params for the helpers that
 // use only Shapes and Tensors (GlorotInit, NewAdam); its Spec is unset.
 func asParams(p *graph.ClassifierParams) *graph.Params {
@@ -170,12 +165,18 @@ type classMachine struct {
 	invn              []float32
 	grads             [][]float32 // the fast VM's gradient buffers
 	classes, inputDim int
+	// dev, in place of fast or vm, runs the graph on a GPU; host holds
+	// the values read back from it, params the host's parameters it is
+	// given before each run.
+	dev    deviceClassMachine
+	host   map[*G.Node][]float32
+	params [][]float32
 	// corrupt, if set, changes the batch's inputs after they are
 	// gathered, before the machine runs (FinetuneConfig.InputDropout).
 	corrupt func(xs []float32)
 }
 
-func newClassMachine(p *graph.ClassifierParams, batch int, train bool, kind string) (*classMachine, error) {
+func newClassMachine(p *graph.ClassifierParams, batch int, train bool, kind string, device Device) (*classMachine, error) {
 	c, err := graph.BuildClassifier(p, batch, graph.Options{Grad: train, Outputs: true})
 	if err != nil {
 		return nil, err
@@ -189,6 +190,19 @@ func newClassMachine(p *graph.ClassifierParams, batch int, train bool, kind stri
 		invn: make([]float32, 1), classes: s.Classes, inputDim: s.Arch[0],
 	}
 	mc.xs, mc.ys, mc.masks = mc.x.Data().([]float32), mc.y.Data().([]float32), mc.mask.Data().([]float32)
+	if device == CUDA {
+		if mc.dev, err = newDeviceClassMachine(c); err != nil {
+			return nil, err
+		}
+		mc.host = map[*G.Node][]float32{c.Loss: make([]float32, 1), c.XentPer: make([]float32, batch), c.Logits: make([]float32, batch*s.Classes)}
+		for i, t := range p.Tensors {
+			mc.params = append(mc.params, t.Data().([]float32))
+			if train {
+				mc.grads = append(mc.grads, make([]float32, len(mc.params[i])))
+			}
+		}
+		return mc, nil
+	}
 	switch kind {
 	case "", FastVM:
 		bind := map[*G.Node][]float32{c.X: mc.xs, c.Y: mc.ys, c.Mask: mc.masks, c.InvN: mc.invn}
@@ -256,6 +270,9 @@ func (mc *classMachine) run(s Samples, lab []uint8, idx []int) (err error) {
 		mc.fast.run()
 		return nil
 	}
+	if mc.dev != nil {
+		return mc.runDevice()
+	}
 	for _, in := range []struct {
 		n *G.Node
 		v any
@@ -272,8 +289,31 @@ func (mc *classMachine) run(s Samples, lab []uint8, idx []int) (err error) {
 	return nil
 }
 
+// runDevice runs the GPU machine on the batch set in mc's host arrays,
+// with the host's parameters, and reads back the results.
+func (mc *classMachine) runDevice() error {
+	if err := mc.dev.setParams(mc.params); err != nil {
+		return err
+	}
+	if err := mc.dev.run(mc.xs, mc.ys, mc.masks, mc.invn); err != nil {
+		return err
+	}
+	for n, dst := range mc.host {
+		if err := mc.dev.read(n, dst); err != nil {
+			return err
+		}
+	}
+	if mc.grads != nil {
+		return mc.dev.readGrads(mc.grads)
+	}
+	return nil
+}
+
 // value is the float32 data of n (Loss, XentPer or Logits) after a run.
 func (mc *classMachine) value(n *G.Node) []float32 {
+	if mc.dev != nil {
+		return mc.host[n]
+	}
 	if mc.fast != nil {
 		b, ok := mc.fast.value(n)
 		if !ok {
@@ -294,7 +334,7 @@ func (mc *classMachine) value(n *G.Node) []float32 {
 // gradients returns the learnables' gradients from the last run, in
 // ClassifierParams order. Gorgonia's accumulate until Adam zeroes them.
 func (mc *classMachine) gradients() ([][]float32, error) {
-	if mc.fast != nil {
+	if mc.fast != nil || mc.dev != nil {
 		return mc.grads, nil
 	}
 	out := make([][]float32, len(mc.c.Learnables))
@@ -314,6 +354,9 @@ func (mc *classMachine) close() {
 	}
 	if mc.fast != nil {
 		mc.fast.close()
+	}
+	if mc.dev != nil {
+		mc.dev.close()
 	}
 	if mc.vm != nil {
 		mc.vm.Close()
@@ -368,14 +411,13 @@ type Finetuner struct {
 }
 
 // NewFinetuner builds the machines around float32 parameters p (from
-// ClassifierFromCAE or RandomClassifier). Device CUDA is refused with
-// ErrFinetuneNoCUDA.
+// ClassifierFromCAE or RandomClassifier). With Device CUDA the network's
+// forward and backward passes run on the CUDA VM (a gpu build on a machine
+// with a GPU; elsewhere ErrNoCUDA) and the optimizer on the host, as on
+// the CPU.
 func NewFinetuner(cfg FinetuneConfig, p *graph.ClassifierParams) (*Finetuner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if cfg.Device == CUDA {
-		return nil, ErrFinetuneNoCUDA
 	}
 	if p.Dtype() != tensor.Float32 {
 		return nil, fmt.Errorf("engine: parameters are %v, want float32", p.Dtype())
@@ -391,10 +433,10 @@ func NewFinetuner(cfg FinetuneConfig, p *graph.ClassifierParams) (*Finetuner, er
 		}
 	}
 	var err error
-	if f.train, err = newClassMachine(p, cfg.Batch, true, cfg.Machine); err != nil {
+	if f.train, err = newClassMachine(p, cfg.Batch, true, cfg.Machine, cfg.Device); err != nil {
 		return nil, err
 	}
-	if f.eval, err = newClassMachine(p, EvalBatch, false, cfg.Machine); err != nil {
+	if f.eval, err = newClassMachine(p, EvalBatch, false, cfg.Machine, cfg.Device); err != nil {
 		f.train.close()
 		return nil, err
 	}
@@ -578,7 +620,7 @@ func NewClassifierEvaluator(p *graph.ClassifierParams) (*ClassifierEvaluator, er
 	if p.Dtype() != tensor.Float32 {
 		return nil, fmt.Errorf("engine: parameters are %v, want float32", p.Dtype())
 	}
-	mc, err := newClassMachine(p, EvalBatch, false, FastVM)
+	mc, err := newClassMachine(p, EvalBatch, false, FastVM, CPU)
 	if err != nil {
 		return nil, err
 	}

@@ -315,6 +315,9 @@ func TestFinetuneVMsAgree(t *testing.T) {
 }
 
 func TestFinetuneRefusesCUDA(t *testing.T) {
+	if CUDABuild {
+		t.Skip("a gpu build: TestCUDAFinetuneParity fine-tunes on the device")
+	}
 	p, err := RandomClassifier(graph.ClassifierSpec{Arch: []int{4, 3}, Act: graph.Sigmoid, Classes: 2}, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -514,7 +517,7 @@ func TestFinetuneInputDropout(t *testing.T) {
 	if frac := float64(dropped) / float64(nonzero); math.Abs(frac-p) > 0.05 {
 		t.Errorf("%.3f of the inputs dropped, want about %v", frac, p)
 	}
-	twin, err := newClassMachine(params, cfg.Batch, true, FastVM)
+	twin, err := newClassMachine(params, cfg.Batch, true, FastVM, CPU)
 	if err != nil {
 		t.Fatal(err)
 	}

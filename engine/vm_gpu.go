@@ -165,7 +165,7 @@ func (vm *gpuVM) build(p *graph.Params, cfg Config) error {
 		targets = append(targets, m.Hess)
 	}
 	targets = append(targets, m.Grads...)
-	if err := vm.plan(targets); err != nil {
+	if err := vm.plan(m.Graph, targets); err != nil {
 		return err
 	}
 	for _, g := range m.Grads {
@@ -177,13 +177,13 @@ func (vm *gpuVM) build(p *graph.Params, cfg Config) error {
 
 // plan orders the nodes the targets need, children first, allocates each
 // one's value on the device and records its launch.
-func (vm *gpuVM) plan(targets G.Nodes) error {
-	order, err := dependencyOrder(vm.m.Graph, targets)
+func (vm *gpuVM) plan(g *G.ExprGraph, targets G.Nodes) error {
+	order, err := dependencyOrder(g, targets)
 	if err != nil {
 		return err
 	}
 	for _, n := range order {
-		if err := vm.planNode(n, children(vm.m.Graph, n)); err != nil {
+		if err := vm.planNode(n, children(g, n)); err != nil {
 			return err
 		}
 	}
@@ -263,6 +263,10 @@ func (vm *gpuVM) launcher(op G.Op, out kernels.Buf, in []kernels.Buf) (func() er
 		return func() error { return d.ReconLoss(out, in[0], in[1], dim(0), dim(1), act, bce) }, nil
 	case "recon.backward":
 		return func() error { return d.ReconGrad(out, in[0], in[1], in[2], dim(0), dim(1), act, bce) }, nil
+	case "softmaxxent":
+		return func() error { return d.SoftmaxXent(out, in[0], in[1], dim(0), dim(1)) }, nil
+	case "softmaxxent.backward":
+		return func() error { return d.SoftmaxXentGrad(out, in[0], in[1], in[2], dim(0), dim(1)) }, nil
 	case "loss":
 		K := len(in) - 2
 		return func() error { return d.LossCombine(out, in[:K], info.Weights, in[K], in[K+1]) }, nil
@@ -493,3 +497,109 @@ func (vm *gpuVM) close() {
 		vm.bad = kernels.IntBuf{}
 	}
 }
+
+// gpuClassVM is the CUDA VM of a fine-tuning classifier (graph.Classifier):
+// the forward pass and Gorgonia's gradient nodes run on the device, one
+// kernel or cuBLAS call per node as in gpuVM; the optimizer stays on the
+// host (Finetuner), so the batch and the parameters are uploaded and the
+// loss, logits and gradients read back every run.
+type gpuClassVM struct {
+	gpuVM // the device, the program and the node buffers; no Model
+	c     *graph.Classifier
+
+	x, y, mask, invn kernels.Buf
+	params, grads    []kernels.Buf
+}
+
+// newDeviceClassMachine builds the CUDA VM for c (gradients too when c has
+// them).
+func newDeviceClassMachine(c *graph.Classifier) (deviceClassMachine, error) {
+	dev, err := cudaDevice()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoCUDA, err)
+	}
+	vm := &gpuClassVM{gpuVM: gpuVM{dev: dev, buf: map[*G.Node]kernels.Buf{}}, c: c}
+	if err := vm.build(); err != nil {
+		vm.close()
+		return nil, err
+	}
+	return vm, nil
+}
+
+func (vm *gpuClassVM) build() error {
+	c := vm.c
+	s := c.Spec
+	var err error
+	for _, in := range []struct {
+		b *kernels.Buf
+		n *G.Node
+		size int
+	}{{&vm.x, c.X, c.Batch * s.Arch[0]}, {&vm.y, c.Y, c.Batch * s.Classes}, {&vm.mask, c.Mask, c.Batch}, {&vm.invn, c.InvN, 1}} {
+		if *in.b, err = vm.alloc(in.size); err != nil {
+			return err
+		}
+		vm.buf[in.n] = *in.b
+	}
+	for _, n := range c.Learnables {
+		b, err := vm.alloc(n.Shape().TotalSize())
+		if err != nil {
+			return err
+		}
+		vm.buf[n] = b
+		vm.params = append(vm.params, b)
+	}
+	targets := append(G.Nodes{c.Loss, c.Logits}, c.Grads...)
+	if err := vm.plan(c.Graph, targets); err != nil {
+		return err
+	}
+	for _, g := range c.Grads {
+		vm.grads = append(vm.grads, vm.buf[g])
+	}
+	return nil
+}
+
+func (vm *gpuClassVM) setParams(ts [][]float32) error {
+	for i, t := range ts {
+		if err := vm.dev.Upload(vm.params[i], t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (vm *gpuClassVM) run(xs, ys, mask, invn []float32) error {
+	d := vm.dev
+	for _, in := range []struct {
+		b kernels.Buf
+		v []float32
+	}{{vm.x, xs}, {vm.y, ys}, {vm.mask, mask}, {vm.invn, invn}} {
+		if err := d.Upload(in.b, in.v); err != nil {
+			return err
+		}
+	}
+	for _, f := range vm.prog {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (vm *gpuClassVM) read(n *G.Node, dst []float32) error {
+	b, ok := vm.buf[n]
+	if !ok || b.N != len(dst) {
+		return fmt.Errorf("engine: CUDA VM: node %v is not computed here, or not of %d values", n, len(dst))
+	}
+	return vm.dev.Download(dst, b)
+}
+
+func (vm *gpuClassVM) readGrads(dst [][]float32) error {
+	for i, g := range vm.grads {
+		if err := vm.dev.Download(dst[i], g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (vm *gpuClassVM) close() { vm.gpuVM.close() }

@@ -15,3 +15,9 @@ func newDeviceStepper(*graph.Params, Config) (deviceStepper, error) {
 	_, why := cudaUsable()
 	return nil, fmt.Errorf("%w: %s", ErrNoCUDA, why)
 }
+
+// newDeviceClassMachine fails in a build without CUDA.
+func newDeviceClassMachine(*graph.Classifier) (deviceClassMachine, error) {
+	_, why := cudaUsable()
+	return nil, fmt.Errorf("%w: %s", ErrNoCUDA, why)
+}

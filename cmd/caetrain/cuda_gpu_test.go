@@ -126,3 +126,42 @@ func TestDefaultBuildHandsOverToGPUBuild(t *testing.T) {
 		t.Errorf("config.json (%v) does not say cuda:\n%s", err, raw)
 	}
 }
+
+// TestGPUBuildFinetunesOnCUDA: finetune --device=cuda fine-tunes on the
+// device (config.json says cuda), and the classifier's test error, which
+// eval measures again on the CPU, agrees with what the CUDA run reported
+// to within one image (float32 rounding may move a sample across a
+// decision boundary).
+func TestGPUBuildFinetunesOnCUDA(t *testing.T) {
+	model := tinyModel(t, "sigmoid")
+	out := filepath.Join(t.TempDir(), "ft")
+	code, stdout, stderr := runCLI(t, "finetune", "--model", model, "--val", "800", "--epochs", "2", "--batch", "50", "--device", "cuda", "--out", out, "--json")
+	if code != exitOK {
+		t.Fatalf("finetune --device=cuda: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "device: cuda") {
+		t.Errorf("stderr does not name the device:\n%s", stderr)
+	}
+	var final map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) == nil && e["event"] == "final" {
+			final = e
+		}
+	}
+	var cc engine.ClassifierConfig
+	if raw, err := os.ReadFile(filepath.Join(out, "config.json")); err != nil || json.Unmarshal(raw, &cc) != nil || cc.Device != "cuda" {
+		t.Errorf("config.json: device %q (%v), want cuda", cc.Device, err)
+	}
+	code, stdout, stderr = runCLI(t, "eval", "--model", out)
+	if code != exitOK {
+		t.Fatalf("eval: exit %d\n%s", code, stderr)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || final == nil {
+		t.Fatalf("eval: %v; final event %v", err, final)
+	}
+	if d := rep["test_errors"].(float64) - final["test_errors"].(float64); d < -1 || d > 1 {
+		t.Errorf("test errors: %v on the CPU, %v reported by the CUDA run", rep["test_errors"], final["test_errors"])
+	}
+}

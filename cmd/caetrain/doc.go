@@ -48,8 +48,8 @@
 //
 // finetune (Rifai et al., Table 1) copies a CAE's encoder into a classifier,
 // adds a softmax layer and trains both on the labels' cross-entropy with
-// Adam, on the CPU (--device=cuda is a usage error: the CUDA VM has no softmax
-// cross-entropy kernel). The last --val training samples pick the epoch;
+// Adam (or SGD), on the CPU or, with --device=cuda, the CUDA VM (the
+// optimizer stays on the host). The last --val training samples pick the epoch;
 // the test set is evaluated once, at the end, on every test image. It
 // writes classifier.safetensors (the encoder's tensors as in
 // model.safetensors, classifier.weight [classes, hidden], classifier.bias),

@@ -52,7 +52,7 @@ func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
 	fs.StringVar(&f.schedule, "lr-schedule", "constant", "constant, or cosine: --lr·(1+cos(π·step/steps))/2, decaying to 0 over the run")
 	fs.IntVar(&f.val, "val", 10000, "validation samples: the last N of the training set, never trained on")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the softmax layer's (with --init random, every layer's) initial weights and of the shuffling")
-	fs.StringVar(&f.device, "device", "cpu", "cpu, or auto (says so on stderr: cpu); cuda is refused: the CUDA VM has no softmax cross-entropy kernel yet")
+	fs.StringVar(&f.device, "device", "cpu", "where to fine-tune: cpu, cuda (the CUDA VM runs forward and backward; the optimizer stays on the host) or auto")
 	fs.StringVar(&f.vm, "vm", "fast", "CPU virtual machine: fast (caetrain's own) or gorgonia (Gorgonia's TapeMachine, the reference)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the run in --out from its newest intact checkpoint (one is written after every epoch); give the same flags as the run had (--epochs may grow)")
 	fs.BoolVar(&f.json, "json", false, "print NDJSON events on stdout (start, epoch, final) instead of a summary")
@@ -139,14 +139,18 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	case f.vm != engine.FastVM && f.vm != engine.GorgoniaVM:
 		return usagef("finetune: --vm %q: want %s or %s", f.vm, engine.FastVM, engine.GorgoniaVM)
 	}
-	switch f.device {
-	case "cpu":
-	case "auto":
-		fmt.Fprintln(stderr, "caetrain finetune: device: cpu (auto: the CUDA VM has no softmax cross-entropy kernel yet, so fine-tuning runs on the CPU)")
-	case "cuda":
-		return usagef("finetune: --device=cuda: %v", engine.ErrFinetuneNoCUDA)
-	default:
-		return usagef("finetune: --device %q: want cpu or auto", f.device)
+	dev, why, err := engine.SelectDevice(f.device)
+	if err != nil {
+		return usagef("finetune: --device=%s: %v", f.device, err)
+	}
+	if dev == engine.CUDA && !engine.CUDABuild {
+		// A CPU build found a GPU build whose device answers.
+		path, _ := engine.GPUHandoff()
+		fmt.Fprintf(stderr, "caetrain finetune: %s; handing the run to %s\n", why, path)
+		return handoff(path, "finetune", args)
+	}
+	if f.device != "cpu" {
+		fmt.Fprintf(stderr, "caetrain finetune: %s\n", why)
 	}
 	start := time.Now()
 
@@ -241,7 +245,7 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		}
 	}()
 
-	cfg := engine.FinetuneConfig{Spec: spec, Batch: f.batch, Epochs: f.epochs, Adam: engine.DefaultAdam, Seed: f.seed, Machine: f.vm, Device: engine.CPU, Schedule: f.schedule,
+	cfg := engine.FinetuneConfig{Spec: spec, Batch: f.batch, Epochs: f.epochs, Adam: engine.DefaultAdam, Seed: f.seed, Machine: f.vm, Device: dev, Schedule: f.schedule,
 		Optimizer: f.optimizer, WeightDecay: f.weightDecay, InputDropout: f.inputDropout}
 	cfg.Adam.LR = f.lr
 	if f.optimizer == engine.OptSGD {
@@ -283,7 +287,7 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		Init: f.init, FromModel: f.model, FromLambda: fromLambda,
 		Batch: cfg.Batch, Epochs: cfg.Epochs, LR: cfg.Adam.LR, LRSchedule: f.schedule, Beta1: cfg.Adam.Beta1, Beta2: cfg.Adam.Beta2, Eps: cfg.Adam.Eps,
 		Optimizer: f.optimizer, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay, InputDropout: cfg.InputDropout,
-		Seed: cfg.Seed, Val: f.val, Data: data.Source, DataConfig: &data.Config, Device: string(engine.CPU), Version: version(),
+		Seed: cfg.Seed, Val: f.val, Data: data.Source, DataConfig: &data.Config, Device: string(dev), Version: version(),
 	}
 
 	metricsPath := filepath.Join(out, "metrics.jsonl")

@@ -12,9 +12,10 @@ import (
 )
 
 // handoff replaces this process with the GPU build at path, running the
-// same training command. It returns only on failure. Tests replace it.
-var handoff = func(path string, args []string) error {
-	argv := append([]string{path, "train"}, args...)
+// same command (cmd: train or finetune). It returns only on failure. Tests
+// replace it.
+var handoff = func(path, cmd string, args []string) error {
+	argv := append([]string{path, cmd}, args...)
 	if err := syscall.Exec(path, argv, os.Environ()); err != nil {
 		return fmt.Errorf("starting the GPU build %s: %w", path, err)
 	}

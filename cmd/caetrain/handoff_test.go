@@ -34,7 +34,7 @@ func fakeGPUBuild(t *testing.T, works bool) string {
 func TestDeviceFallback(t *testing.T) {
 	var handed []string
 	saved := handoff
-	handoff = func(path string, args []string) error { handed = append([]string{path}, args...); return nil }
+	handoff = func(path, cmd string, args []string) error { handed = append([]string{path, cmd}, args...); return nil }
 	defer func() { handoff = saved }()
 
 	good := fakeGPUBuild(t, true)
@@ -61,5 +61,30 @@ func TestDeviceFallback(t *testing.T) {
 	code, _, stderr = runCLI(t, "--device", "cuda", "--max-steps", "1", "--out", filepath.Join(t.TempDir(), "o"))
 	if code != exitUsage || !strings.Contains(stderr, "NoDevice") {
 		t.Errorf("--device=cuda without a GPU: exit %d, want 2 and the reason:\n%s", code, stderr)
+	}
+}
+
+// TestFinetuneDeviceFallback: the CPU build hands `finetune --device=cuda`
+// to a GPU build whose probe answers, as the command it is, and exits 2
+// saying why when there is none.
+func TestFinetuneDeviceFallback(t *testing.T) {
+	var handed []string
+	saved := handoff
+	handoff = func(path, cmd string, args []string) error { handed = append([]string{path, cmd}, args...); return nil }
+	defer func() { handoff = saved }()
+	model := tinyModel(t, "sigmoid")
+
+	good := fakeGPUBuild(t, true)
+	t.Setenv(engine.GPUBinaryEnv, good)
+	code, _, stderr := runCLI(t, "finetune", "--model", model, "--device", "cuda", "--epochs", "1")
+	if code != exitOK || len(handed) < 2 || handed[0] != good || handed[1] != "finetune" || !strings.Contains(strings.Join(handed, " "), "--epochs 1") {
+		t.Fatalf("finetune --device=cuda with a working GPU build: exit %d, handed %v; stderr:\n%s", code, handed, stderr)
+	}
+
+	t.Setenv(engine.GPUBinaryEnv, fakeGPUBuild(t, false))
+	handed = nil
+	code, _, stderr = runCLI(t, "finetune", "--model", model, "--device", "cuda", "--epochs", "1")
+	if code != exitUsage || handed != nil || !strings.Contains(stderr, "NoDevice") {
+		t.Errorf("finetune --device=cuda without a GPU: exit %d, handed %v; want 2 and the reason:\n%s", code, handed, stderr)
 	}
 }

@@ -352,7 +352,7 @@ func trainMain(args []string, stdout, stderr io.Writer) (err error) {
 		// its.
 		path, _ := engine.GPUHandoff()
 		fmt.Fprintf(stderr, "caetrain: %s; handing the run to %s\n", why, path)
-		return handoff(path, args)
+		return handoff(path, "train", args)
 	}
 	cfg.Device = dev
 	created, err := prepareOutDir(out)
