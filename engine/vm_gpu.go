@@ -531,8 +531,8 @@ func (vm *gpuClassVM) build() error {
 	s := c.Spec
 	var err error
 	for _, in := range []struct {
-		b *kernels.Buf
-		n *G.Node
+		b    *kernels.Buf
+		n    *G.Node
 		size int
 	}{{&vm.x, c.X, c.Batch * s.Arch[0]}, {&vm.y, c.Y, c.Batch * s.Classes}, {&vm.mask, c.Mask, c.Batch}, {&vm.invn, c.InvN, 1}} {
 		if *in.b, err = vm.alloc(in.size); err != nil {
