@@ -32,7 +32,8 @@
 #   4. caetrain --device=cuda, one epoch of the full Fashion-MNIST (from
 #      $GPUCHECK_DATA, ../shared/data/fashion-mnist, shared/data/...,
 #      /usr/share/datasets/fashion-mnist; else the embedded sample, said
-#      so), then caetrain eval --quick of the model;
+#      so), then caetrain eval --quick of the model, and 2 epochs of
+#      caetrain finetune --device=cuda from it;
 #   5. the training-step benchmarks on cuda and on the machine's CPU
 #      (bench.test), and PyTorch's on
 #      the same GPU (bench/torch_cae.py --device cuda) if python3 has torch
@@ -144,7 +145,7 @@ run() {
 		ldd '$dir/caetrain-gpu' | grep -E 'cuda|cublas'
 		LD_BIND_NOW=1 '$dir/caetrain-gpu' probe"
 	step "kernel suite" 90 bash -c "set -o pipefail; cd '$dir' && ./kernels.test -test.run CUDA -test.v -test.count=1 | grep -E '^(---|ok|PASS|FAIL)|cudaemu'"
-	step "CPU-vs-CUDA parity, 200 steps" 200 bash -c "cd '$dir' && ./engine.test -test.run TestCUDAParity -test.v -test.count=1"
+	step "CPU-vs-CUDA parity, 200 steps, and fine-tuning" 200 bash -c "cd '$dir' && ./engine.test -test.run 'TestCUDAParity|TestCUDAFinetuneParity' -test.v -test.count=1"
 	if [ -n "$data" ]; then
 		say "data: $data"
 		step "caetrain --device=cuda, one epoch of Fashion-MNIST" 120 \
@@ -155,6 +156,8 @@ run() {
 			"$dir/caetrain-gpu" --device=cuda --epochs 1 --out "$dir/run-fashion"
 	fi
 	step "caetrain eval of that model" 60 "$dir/caetrain-gpu" eval --model "$dir/run-fashion" --quick ${data:+--data "$data"}
+	step "caetrain finetune --device=cuda of that model, 2 epochs" 90 \
+		"$dir/caetrain-gpu" finetune --model "$dir/run-fashion" --device cuda --epochs 2 ${data:+--data "$data"} --out "$dir/run-finetune"
 	# 30 steps each on a GPU; 2 under the emulator (its products run on the CPU).
 	bt="${GPUCHECK_BENCHTIME:-30x}"
 	[ "${GPUCHECK_EMULATED:-0}" = 1 ] && bt="${GPUCHECK_BENCHTIME:-2x}"
