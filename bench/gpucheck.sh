@@ -27,8 +27,9 @@
 #   1. the machine: nvidia-smi, the binaries' libraries, every imported
 #      CUDA symbol resolved (LD_BIND_NOW), caetrain-gpu probe;
 #   2. the kernel suite on the device (kernels.test -test.run CUDA);
-#   3. the 200-step CPU-vs-CUDA parity test of the seed and rifai presets
-#      (engine.test -test.run TestCUDAParity);
+#   3. the 200-step CPU-vs-CUDA parity test of the seed and rifai presets,
+#      and the fine-tuning parity test (engine.test -test.run
+#      'TestCUDAParity|TestCUDAFinetuneParity');
 #   4. caetrain --device=cuda, one epoch of the full Fashion-MNIST (from
 #      $GPUCHECK_DATA, ../shared/data/fashion-mnist, shared/data/...,
 #      /usr/share/datasets/fashion-mnist; else the embedded sample, said
