@@ -157,16 +157,7 @@ func BuildClassifier(p *ClassifierParams, batch int, opt Options) (c *Classifier
 	c.Y = G.NewMatrix(g, dt, G.WithShape(batch, s.Classes), G.WithName("y"))
 	c.Mask = G.NewVector(g, dt, G.WithShape(batch), G.WithName("mask"))
 	c.InvN = G.NewScalar(g, dt, G.WithName("invn"))
-	for i, ps := range p.Shapes {
-		t := p.Tensors[i]
-		var n *G.Node
-		if len(ps.Shape) == 2 {
-			n = G.NewMatrix(g, dt, G.WithShape(ps.Shape...), G.WithName(ps.Name), G.WithValue(t))
-		} else {
-			n = G.NewVector(g, dt, G.WithShape(ps.Shape...), G.WithName(ps.Name), G.WithValue(t))
-		}
-		c.Learnables = append(c.Learnables, n)
-	}
+	c.Learnables = learnables(g, dt, p.Shapes, p.Tensors)
 	a := c.X
 	for k := 0; k < s.Layers(); k++ {
 		a = dense(a, c.Learnables[2*k], false, c.Learnables[2*k+1], s.Act, false).a

@@ -28,16 +28,7 @@ func randClassifier(t *testing.T, s ClassifierSpec, rng *rand.Rand) *ClassifierP
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, ps := range p.Shapes {
-		d := p.Tensors[i].Data().([]float64)
-		scale := 0.5
-		if ps.Fan[0] > 0 {
-			scale = 2 / math.Sqrt(float64(ps.Fan[0]))
-		}
-		for j := range d {
-			d[j] = (2*rng.Float64() - 1) * scale
-		}
-	}
+	fillRand(p.Shapes, p.Tensors, rng)
 	return p
 }
 

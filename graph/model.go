@@ -118,16 +118,7 @@ func Build(p *Params, batch int, opt Options) (m *Model, err error) {
 	m.X = G.NewMatrix(g, dt, G.WithShape(batch, n0), G.WithName("x"))
 	m.Mask = G.NewVector(g, dt, G.WithShape(batch), G.WithName("mask"))
 	m.InvN = G.NewScalar(g, dt, G.WithName("invn"))
-	for i, ps := range p.Shapes {
-		t := p.Tensors[i]
-		var n *G.Node
-		if len(ps.Shape) == 2 {
-			n = G.NewMatrix(g, dt, G.WithShape(ps.Shape...), G.WithName(ps.Name), G.WithValue(t))
-		} else {
-			n = G.NewVector(g, dt, G.WithShape(ps.Shape...), G.WithName(ps.Name), G.WithValue(t))
-		}
-		m.Learnables = append(m.Learnables, n)
-	}
+	m.Learnables = learnables(g, dt, p.Shapes, p.Tensors)
 
 	// Encoder.
 	encW := make([]*G.Node, L)
@@ -250,4 +241,18 @@ func must(n *G.Node, err error) *G.Node {
 		panic(err)
 	}
 	return n
+}
+
+// learnables makes one node per parameter tensor, in order, bound to the
+// tensor: a matrix for a weight, a vector for a bias.
+func learnables(g *G.ExprGraph, dt tensor.Dtype, shapes []ParamShape, ts []*tensor.Dense) G.Nodes {
+	var ns G.Nodes
+	for i, ps := range shapes {
+		if len(ps.Shape) == 2 {
+			ns = append(ns, G.NewMatrix(g, dt, G.WithShape(ps.Shape...), G.WithName(ps.Name), G.WithValue(ts[i])))
+		} else {
+			ns = append(ns, G.NewVector(g, dt, G.WithShape(ps.Shape...), G.WithName(ps.Name), G.WithValue(ts[i])))
+		}
+	}
+	return ns
 }

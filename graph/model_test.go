@@ -42,16 +42,10 @@ func specName(s Spec) string {
 	return fmt.Sprintf("%s-%v-tied=%v-%s-%s", s.Act, s.Arch, s.Tied, s.OutAct, s.Loss)
 }
 
-// randParams fills float64 parameters uniformly in ±scale/√fan-in, biases
-// in ±0.5, so that layers are neither saturated nor all dead.
-func randParams(t *testing.T, s Spec, rng *rand.Rand) *Params {
-	t.Helper()
-	p, err := NewParams(s, tensor.Float64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, ps := range p.Shapes {
-		d := p.Tensors[i].Data().([]float64)
+// fillRand fills float64 tensors uniformly in ±2/√fan-in, biases in ±0.5.
+func fillRand(shapes []ParamShape, ts []*tensor.Dense, rng *rand.Rand) {
+	for i, ps := range shapes {
+		d := ts[i].Data().([]float64)
 		scale := 0.5
 		if ps.Fan[0] > 0 {
 			scale = 2 / math.Sqrt(float64(ps.Fan[0]))
@@ -60,6 +54,17 @@ func randParams(t *testing.T, s Spec, rng *rand.Rand) *Params {
 			d[j] = (2*rng.Float64() - 1) * scale
 		}
 	}
+}
+
+// randParams fills float64 parameters uniformly in ±scale/√fan-in, biases
+// in ±0.5, so that layers are neither saturated nor all dead.
+func randParams(t *testing.T, s Spec, rng *rand.Rand) *Params {
+	t.Helper()
+	p, err := NewParams(s, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillRand(p.Shapes, p.Tensors, rng)
 	return p
 }
 
