@@ -525,6 +525,12 @@ func (w *Checkpointer) prune(dir string) error {
 	if err != nil {
 		return err
 	}
+	return removeAllBut(files, keep)
+}
+
+// removeAllBut removes the checkpoint files after the first keep (files
+// newest first).
+func removeAllBut(files []string, keep int) error {
 	for _, p := range files[min(keep, len(files)):] {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("removing an old checkpoint: %w", err)

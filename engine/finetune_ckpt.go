@@ -5,7 +5,6 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -302,12 +301,7 @@ func WriteFinetuneCheckpoint(dir string, c *FinetuneCheckpoint) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range files[min(KeepFinetuneCheckpoints, len(files)):] {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("removing an old checkpoint: %w", err)
-		}
-	}
-	return nil
+	return removeAllBut(files, KeepFinetuneCheckpoints)
 }
 
 // listFinetuneCheckpoints returns dir's fine-tuning checkpoints, newest
