@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,8 +94,8 @@ func (f *Finetuner) checkpoint(data DataID, seconds float64) *FinetuneCheckpoint
 func (f *Finetuner) Resume(c *FinetuneCheckpoint, train Samples) error {
 	a, b := f.Config, c.Config
 	a.Epochs, b.Epochs = 0, 0
-	if !sameJSON(a, b) {
-		return fmt.Errorf("%s: the checkpoint's settings differ from this run's: %s", c.Path, jsonDiff(b, a))
+	if !reflect.DeepEqual(a, b) {
+		return fmt.Errorf("%s: the checkpoint is of a run configured %+v; this run is configured %+v", c.Path, b, a)
 	}
 	if f.Config.Epochs < c.Epoch {
 		return fmt.Errorf("%s: the checkpoint is of epoch %d, this run has only %d epochs", c.Path, c.Epoch, f.Config.Epochs)
@@ -129,29 +130,6 @@ func (f *Finetuner) Resume(c *FinetuneCheckpoint, train Samples) error {
 	f.res = FinetuneResult{BestEpoch: c.Best.BestEpoch, BestValError: c.Best.BestValError, BestValLoss: c.Best.BestValLoss}
 	f.padam = nil // rebuilt from the restored state at the next step
 	return nil
-}
-
-func sameJSON(a, b any) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(x, y)
-}
-
-// jsonDiff names the top-level JSON fields in which a and b differ.
-func jsonDiff(a, b any) string {
-	var x, y map[string]any
-	xa, _ := json.Marshal(a)
-	yb, _ := json.Marshal(b)
-	json.Unmarshal(xa, &x)
-	json.Unmarshal(yb, &y)
-	var d []string
-	for k, v := range x {
-		if fmt.Sprint(v) != fmt.Sprint(y[k]) {
-			d = append(d, fmt.Sprintf("%s %v, now %v", k, v, y[k]))
-		}
-	}
-	slices.Sort(d)
-	return strings.Join(d, "; ")
 }
 
 // encode writes c in the checkpoint container.

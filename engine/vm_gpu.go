@@ -601,5 +601,3 @@ func (vm *gpuClassVM) readGrads(dst [][]float32) error {
 	}
 	return nil
 }
-
-func (vm *gpuClassVM) close() { vm.gpuVM.close() }
