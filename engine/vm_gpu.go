@@ -53,6 +53,7 @@ type gpuVM struct {
 	// of an earlier one that is the same graph node (at λ = 0 the loss is
 	// the reconstruction term alone, and Gorgonia makes the two one node).
 	slot [4]int
+	loss kernels.Buf // where the loss is computed (scal at its slot)
 
 	// bad is the first step whose loss or a gradient was not finite (0:
 	// none), raised on the device by MarkNonFinite; Adam skips every step
@@ -160,6 +161,7 @@ func (vm *gpuVM) build(p *graph.Params, cfg Config) error {
 		seen[n] = i
 		vm.buf[n] = vm.scal.Slice(i, i+1)
 	}
+	vm.loss = vm.buf[m.Loss]
 	targets := G.Nodes{m.Loss, m.Recon, m.Penalty}
 	if m.Hess != nil {
 		targets = append(targets, m.Hess)
@@ -362,7 +364,7 @@ func (vm *gpuVM) step(s Samples, idx []int, seed uint64, step int) (StepResult, 
 	// A non-finite loss or gradient raises bad (the first such step's
 	// number), and Adam then changes nothing, on the device, without the
 	// host waiting: as on the CPU, such a step leaves the state as it was.
-	if err := d.MarkNonFinite(vm.bad, vm.buf[vm.m.Loss], step); err != nil {
+	if err := d.MarkNonFinite(vm.bad, vm.loss, step); err != nil {
 		return StepResult{}, err
 	}
 	for _, g := range vm.grads {
