@@ -638,10 +638,11 @@ func (e *ClassifierEvaluator) Close() { e.mc.close() }
 // SplitValidation splits a training set into its first N−val samples (for
 // training) and its last val samples (for validation), as the MNIST
 // 50,000/10,000 split of Rifai et al. and their predecessors does. The
-// halves share s's backing array.
+// halves share s's backing array. val 0 trains on all of s (an empty
+// validation split).
 func SplitValidation(s Samples, lab []uint8, val int) (train Samples, trainLab []uint8, valid Samples, validLab []uint8, err error) {
-	if val <= 0 || val >= s.N {
-		return s, lab, Samples{}, nil, fmt.Errorf("engine: a validation split of %d samples needs 0 < val < %d (the training set's size)", val, s.N)
+	if val < 0 || val >= s.N {
+		return s, lab, Samples{}, nil, fmt.Errorf("engine: a validation split of %d samples needs 0 ≤ val < %d (the training set's size)", val, s.N)
 	}
 	n := s.N - val
 	train = Samples{X: s.X[:n*s.Dim], N: n, Dim: s.Dim}
@@ -657,13 +658,16 @@ type FinetuneEpoch struct {
 	Step       int     `json:"step"`
 	TrainLoss  float64 `json:"train_loss"`  // mean cross-entropy over the epoch's steps (weights changing as it goes)
 	TrainError float64 `json:"train_error"` // fraction of the epoch's samples misclassified when stepped on
-	ValLoss    float64 `json:"val_loss"`    // mean cross-entropy on the validation split after the epoch
-	ValError   float64 `json:"val_error"`
-	Best       bool    `json:"best"`    // the lowest validation error so far (ties: the earlier epoch)
-	Seconds    float64 `json:"seconds"` // wall time since fine-tuning started
+	// ValLoss and ValError are the mean cross-entropy and the error on the
+	// validation split after the epoch; nil when there is none.
+	ValLoss  *float64 `json:"val_loss,omitempty"`
+	ValError *float64 `json:"val_error,omitempty"`
+	Best     bool     `json:"best"`    // the lowest validation error so far (ties: the earlier epoch); without validation, every epoch
+	Seconds  float64  `json:"seconds"` // wall time since fine-tuning started
 }
 
-// FinetuneResult is what Finetune returns.
+// FinetuneResult is what Finetune returns. Without a validation split
+// BestEpoch is the last epoch and BestValError and BestValLoss are 0.
 type FinetuneResult struct {
 	BestEpoch    int     `json:"best_epoch"`
 	BestValError float64 `json:"best_val_error"`
@@ -676,14 +680,17 @@ type FinetuneResult struct {
 // each over a fresh seeded shuffle, with the learning rate of
 // Config.Schedule, evaluates the validation split after
 // each epoch, and finally restores the parameters of the epoch with the
-// lowest validation error. onEpoch (optional) sees each epoch's metrics;
+// lowest validation error. With an empty validation split (val.N == 0)
+// every training sample is trained on and the last epoch's parameters are
+// kept: the refit of a recipe whose epoch count was chosen on a validation
+// split before. onEpoch (optional) sees each epoch's metrics;
 // onStep (optional) is called after every step. The test set is not
 // touched: evaluate it once, afterwards.
 func Finetune(ctx context.Context, f *Finetuner, train Samples, trainLab []uint8, val Samples, valLab []uint8,
 	onEpoch func(FinetuneEpoch) error, onStep func(epoch, step, total int, loss float64)) (FinetuneResult, error) {
 	c := f.Config
-	if train.N == 0 || val.N == 0 {
-		return FinetuneResult{}, fmt.Errorf("engine: fine-tuning needs training (%d) and validation (%d) samples", train.N, val.N)
+	if train.N == 0 {
+		return FinetuneResult{}, errors.New("engine: fine-tuning needs training samples")
 	}
 	if f.rng == nil { // a fresh run (Resume sets them all)
 		f.rng = rand.NewPCG(c.Seed, 0x66696e6574756e65) // "finetune"
@@ -728,22 +735,30 @@ func Finetune(ctx context.Context, f *Finetuner, train Samples, trainLab []uint8
 				onStep(epoch, f.step, total, r.Loss)
 			}
 		}
-		ev, err := f.Evaluate(val, valLab)
-		if err != nil {
-			return *res, fmt.Errorf("engine: evaluating the validation split: %w", err)
-		}
 		m := FinetuneEpoch{
 			Event: "epoch", Epoch: epoch, Step: f.step,
 			TrainLoss: loss / float64(rows), TrainError: float64(errs) / float64(rows),
-			ValLoss: ev.Loss, ValError: ev.Error, Seconds: f.seconds + time.Since(start).Seconds(),
 		}
-		if ev.Error < res.BestValError {
+		if val.N == 0 {
 			m.Best = true
-			res.BestEpoch, res.BestValError, res.BestValLoss = epoch, ev.Error, ev.Loss
+			res.BestEpoch, res.BestValError, res.BestValLoss = epoch, 0, 0
+		} else {
+			ev, err := f.Evaluate(val, valLab)
+			if err != nil {
+				return *res, fmt.Errorf("engine: evaluating the validation split: %w", err)
+			}
+			m.ValLoss, m.ValError = &ev.Loss, &ev.Error
+			if ev.Error < res.BestValError {
+				m.Best = true
+				res.BestEpoch, res.BestValError, res.BestValLoss = epoch, ev.Error, ev.Loss
+			}
+		}
+		if m.Best {
 			for i, t := range f.Params.Tensors {
 				copy(best[i], t.Data().([]float32))
 			}
 		}
+		m.Seconds = f.seconds + time.Since(start).Seconds()
 		f.epoch = epoch
 		if onEpoch != nil {
 			if err := onEpoch(m); err != nil {

@@ -85,8 +85,8 @@ func TestFinetuneResume(t *testing.T) {
 			}
 			for i, e := range later {
 				w := wholeEpochs[2+i]
-				if e.TrainLoss != w.TrainLoss || e.ValError != w.ValError || e.Step != w.Step {
-					t.Errorf("epoch %d: train loss %v val error %v step %d; whole run %v %v %d", e.Epoch, e.TrainLoss, e.ValError, e.Step, w.TrainLoss, w.ValError, w.Step)
+				if e.TrainLoss != w.TrainLoss || *e.ValError != *w.ValError || e.Step != w.Step {
+					t.Errorf("epoch %d: train loss %v val error %v step %d; whole run %v %v %d", e.Epoch, e.TrainLoss, *e.ValError, e.Step, w.TrainLoss, *w.ValError, w.Step)
 				}
 			}
 			for i, tt := range second.Params.Tensors {

@@ -70,11 +70,11 @@ func TestCUDAFinetuneParity(t *testing.T) {
 			worst := 0.0
 			for e := range cpu.epochs {
 				a, b := cpu.epochs[e], gpu.epochs[e]
-				for _, d := range []float64{rel(a.TrainLoss, b.TrainLoss), rel(a.ValLoss, b.ValLoss)} {
+				for _, d := range []float64{rel(a.TrainLoss, b.TrainLoss), rel(*a.ValLoss, *b.ValLoss)} {
 					worst = math.Max(worst, d)
 				}
-				if a.ValError != b.ValError || a.Step != b.Step {
-					t.Errorf("epoch %d: val error cpu %v cuda %v, steps %d %d", e+1, a.ValError, b.ValError, a.Step, b.Step)
+				if *a.ValError != *b.ValError || a.Step != b.Step {
+					t.Errorf("epoch %d: val error cpu %v cuda %v, steps %d %d", e+1, *a.ValError, *b.ValError, a.Step, b.Step)
 				}
 			}
 			t.Logf("losses: worst relative difference %.2e", worst)

@@ -251,12 +251,12 @@ func TestFinetuneLearnsAndKeepsTheBestEpoch(t *testing.T) {
 	}
 	best := epochs[0]
 	for _, e := range epochs {
-		if e.ValError < best.ValError {
+		if *e.ValError < *best.ValError {
 			best = e
 		}
 	}
-	if res.BestEpoch != best.Epoch || res.BestValError != best.ValError {
-		t.Errorf("best epoch %d (val error %v), want %d (%v)", res.BestEpoch, res.BestValError, best.Epoch, best.ValError)
+	if res.BestEpoch != best.Epoch || res.BestValError != *best.ValError {
+		t.Errorf("best epoch %d (val error %v), want %d (%v)", res.BestEpoch, res.BestValError, best.Epoch, *best.ValError)
 	}
 	// Chance is 2/3; the clusters are far apart.
 	if res.BestValError > 0.1 {
@@ -268,6 +268,75 @@ func TestFinetuneLearnsAndKeepsTheBestEpoch(t *testing.T) {
 	}
 	if ev.Error != res.BestValError || ev.Loss != res.BestValLoss {
 		t.Errorf("after Finetune: val error %v loss %v, want the best epoch's %v, %v", ev.Error, ev.Loss, res.BestValError, res.BestValLoss)
+	}
+}
+
+// TestFinetuneWithoutValidation checks the refit mode: with an empty
+// validation split Finetune trains exactly as with one (validation does
+// not touch the shuffle or the parameters), reports no validation
+// metrics, and keeps the last epoch's parameters, not an earlier one's.
+func TestFinetuneWithoutValidation(t *testing.T) {
+	all, lab := clusters(600, 20, 3, 5)
+	train, tl, val, vl, err := SplitValidation(all, lab, 150)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, v, _, err := SplitValidation(all, lab, 0); err != nil || v.N != 0 {
+		t.Fatalf("SplitValidation(val 0): validation of %d samples, %v; want 0, nil", v.N, err)
+	}
+	cae := testCAE(t, []int{20, 12}, 1)
+	run := func(val Samples, vl []uint8) (FinetuneResult, []FinetuneEpoch, [][][]float32, [][]float32) {
+		p, err := ClassifierFromCAE(cae, 3, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := testFinetuneConfig(p.Spec)
+		cfg.Epochs = 3
+		f, err := NewFinetuner(cfg, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var epochs []FinetuneEpoch
+		var perEpoch [][][]float32 // the parameters after each epoch
+		res, err := Finetune(context.Background(), f, train, tl, val, vl, func(e FinetuneEpoch) error {
+			epochs = append(epochs, e)
+			var ps [][]float32
+			for _, tt := range p.Tensors {
+				ps = append(ps, slices.Clone(tt.Data().([]float32)))
+			}
+			perEpoch = append(perEpoch, ps)
+			return nil
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var final [][]float32
+		for _, tt := range p.Tensors {
+			final = append(final, tt.Data().([]float32))
+		}
+		return res, epochs, perEpoch, final
+	}
+	_, withVal, withValParams, _ := run(val, vl)
+	res, epochs, _, final := run(Samples{}, nil)
+	if res.BestEpoch != 3 || len(epochs) != 3 {
+		t.Fatalf("without validation: best epoch %d of %d epochs; want the last, 3 of 3", res.BestEpoch, len(epochs))
+	}
+	for i, e := range epochs {
+		if e.ValLoss != nil || e.ValError != nil || !e.Best {
+			t.Errorf("epoch %d: val loss %v error %v best %v; want none, none, true", e.Epoch, e.ValLoss, e.ValError, e.Best)
+		}
+		if e.TrainLoss != withVal[i].TrainLoss || e.Step != withVal[i].Step {
+			t.Errorf("epoch %d: train loss %v step %d; with validation %v %d", e.Epoch, e.TrainLoss, e.Step, withVal[i].TrainLoss, withVal[i].Step)
+		}
+	}
+	for i := range final {
+		if !slices.Equal(final[i], withValParams[2][i]) {
+			t.Errorf("tensor %d: the kept parameters are not the last epoch's", i)
+		}
+		if slices.Equal(final[i], withValParams[1][i]) {
+			t.Errorf("tensor %d: the last two epochs' parameters are equal; the test cannot tell them apart", i)
+		}
 	}
 }
 

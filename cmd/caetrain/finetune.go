@@ -50,7 +50,7 @@ func newFinetuneFlagSet(f *finetuneFlags) *flag.FlagSet {
 	fs.Float64Var(&f.inputDropout, "input-dropout", 0, "probability of zeroing each input value of a training batch (the rest scaled by 1/(1-p)); validation and test inputs stay clean")
 	fs.Float64Var(&f.weightDecay, "weight-decay", 0, "L2 penalty on the weight matrices (not the biases): adds this·W to their gradients")
 	fs.StringVar(&f.schedule, "lr-schedule", "constant", "constant, or cosine: --lr·(1+cos(π·step/steps))/2, decaying to 0 over the run")
-	fs.IntVar(&f.val, "val", 10000, "validation samples: the last N of the training set, never trained on")
+	fs.IntVar(&f.val, "val", 10000, "validation samples: the last N of the training set, never trained on; 0: train on every sample and keep the last epoch (the refit of a recipe whose --epochs was chosen on validation before)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the softmax layer's (with --init random, every layer's) initial weights and of the shuffling")
 	fs.StringVar(&f.device, "device", "cpu", "where to fine-tune: cpu, cuda (the CUDA VM runs forward and backward; the optimizer stays on the host) or auto")
 	fs.StringVar(&f.vm, "vm", "fast", "CPU virtual machine: fast (caetrain's own) or gorgonia (Gorgonia's TapeMachine, the reference)")
@@ -65,7 +65,9 @@ Fine-tunes a trained CAE's encoder into a classifier (Rifai et al., ICML
 softmax layer (Glorot-uniform, zero bias), trained together with Adam (or
 --optimizer sgd) on the cross-entropy of the labels. The last --val training samples are held out;
 the epoch with the lowest validation error is kept, and the test set is used
-once, at the end, on every test image.
+once, at the end, on every test image. With --val 0 every training sample is
+trained on and the last epoch is kept: the refit, on the whole training set,
+of a recipe whose epoch count an earlier run chose on a validation split.
 
 The data must have labels. With --model, --data is read and scaled as the
 CAE's own data was (its config.json), the inputs the encoder learned from;
@@ -88,17 +90,17 @@ Flags:
 
 // finetuneFinal is the final event: the test set's results, measured once.
 type finetuneFinal struct {
-	Event        string  `json:"event"` // "final"
-	TestError    float64 `json:"test_error"`
-	TestErrors   int     `json:"test_errors"`
-	TestN        int     `json:"test_n"`
-	TestLoss     float64 `json:"test_loss"`
-	BestEpoch    int     `json:"best_epoch"`
-	BestValError float64 `json:"best_val_error"`
-	BestValLoss  float64 `json:"best_val_loss"`
-	Steps        int     `json:"steps"`
-	Seconds      float64 `json:"seconds"` // fine-tuning and evaluation, wall time
-	Out          string  `json:"out"`
+	Event        string   `json:"event"` // "final"
+	TestError    float64  `json:"test_error"`
+	TestErrors   int      `json:"test_errors"`
+	TestN        int      `json:"test_n"`
+	TestLoss     float64  `json:"test_loss"`
+	BestEpoch    int      `json:"best_epoch"`               // with --val 0, the last
+	BestValError *float64 `json:"best_val_error,omitempty"` // absent with --val 0
+	BestValLoss  *float64 `json:"best_val_loss,omitempty"`
+	Steps        int      `json:"steps"`
+	Seconds      float64  `json:"seconds"` // fine-tuning and evaluation, wall time
+	Out          string   `json:"out"`
 }
 
 func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
@@ -132,8 +134,8 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		return usagef("finetune: --input-dropout %v: must lie in [0, 1)", f.inputDropout)
 	case !(f.weightDecay >= 0 && f.weightDecay < 1e6):
 		return usagef("finetune: --weight-decay %v: must be a non-negative number", f.weightDecay)
-	case f.val <= 0:
-		return usagef("finetune: --val %d: must be positive (the epoch is chosen on it; the test set is used once)", f.val)
+	case f.val < 0:
+		return usagef("finetune: --val %d: must be positive (the epoch is chosen on it; the test set is used once), or 0 (no validation: the last epoch is kept)", f.val)
 	case f.schedule != engine.ConstantLR && f.schedule != engine.CosineLR:
 		return usagef("finetune: --lr-schedule %q: want %s or %s", f.schedule, engine.ConstantLR, engine.CosineLR)
 	case f.vm != engine.FastVM && f.vm != engine.GorgoniaVM:
@@ -313,8 +315,12 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	if f.init == "random" {
 		origin = "from Glorot-uniform weights"
 	}
-	fmt.Fprintf(stderr, "caetrain finetune: %s %s → softmax %d, %s, on %d samples (validation: the last %d; %s), %d epochs, batch %d, %s lr %g (%s)%s, writing %s\n",
-		formatArch(spec.Arch), spec.Act, spec.Classes, origin, train.N, val.N, data.Source, cfg.Epochs, cfg.Batch, f.optimizer, cfg.Adam.LR, f.schedule, optDetail(cfg), out)
+	valNote := fmt.Sprintf("validation: the last %d", val.N)
+	if val.N == 0 {
+		valNote = "no validation: the last epoch is kept"
+	}
+	fmt.Fprintf(stderr, "caetrain finetune: %s %s → softmax %d, %s, on %d samples (%s; %s), %d epochs, batch %d, %s lr %g (%s)%s, writing %s\n",
+		formatArch(spec.Arch), spec.Act, spec.Classes, origin, train.N, valNote, data.Source, cfg.Epochs, cfg.Batch, f.optimizer, cfg.Adam.LR, f.schedule, optDetail(cfg), out)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -332,8 +338,14 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 		if m.Best {
 			mark = "  (best so far)"
 		}
-		fmt.Fprintf(stderr, "epoch %d/%d done: step %d  train loss %.4g error %.2f%%  val loss %.4g error %.2f%%  %.1fs%s\n",
-			m.Epoch, cfg.Epochs, m.Step, m.TrainLoss, 100*m.TrainError, m.ValLoss, 100*m.ValError, m.Seconds, mark)
+		valPart := ""
+		if m.ValError != nil {
+			valPart = fmt.Sprintf("  val loss %.4g error %.2f%%", *m.ValLoss, 100**m.ValError)
+		} else {
+			mark = ""
+		}
+		fmt.Fprintf(stderr, "epoch %d/%d done: step %d  train loss %.4g error %.2f%%%s  %.1fs%s\n",
+			m.Epoch, cfg.Epochs, m.Step, m.TrainLoss, 100*m.TrainError, valPart, m.Seconds, mark)
 		return write(m)
 	}, onStep)
 	if err != nil {
@@ -355,14 +367,16 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	cc.BestEpoch, cc.Steps, cc.BestValError, cc.TestError, cc.TestN = res.BestEpoch, res.Steps, &res.BestValError, &test.Error, test.N
-	if err := engine.SaveClassifier(out, p, cc); err != nil {
-		return err
-	}
 	final := finetuneFinal{
 		Event: "final", TestError: test.Error, TestErrors: test.Errors, TestN: test.N, TestLoss: test.Loss,
-		BestEpoch: res.BestEpoch, BestValError: res.BestValError, BestValLoss: res.BestValLoss,
-		Steps: res.Steps, Seconds: time.Since(start).Seconds(), Out: out,
+		BestEpoch: res.BestEpoch, Steps: res.Steps, Seconds: time.Since(start).Seconds(), Out: out,
+	}
+	if val.N > 0 {
+		final.BestValError, final.BestValLoss = &res.BestValError, &res.BestValLoss
+	}
+	cc.BestEpoch, cc.Steps, cc.BestValError, cc.TestError, cc.TestN = res.BestEpoch, res.Steps, final.BestValError, &test.Error, test.N
+	if err := engine.SaveClassifier(out, p, cc); err != nil {
+		return err
 	}
 	if err := write(final); err != nil {
 		return err
@@ -382,21 +396,29 @@ func finetuneMain(args []string, stdout, stderr io.Writer) (err error) {
 	if f.json {
 		return nil
 	}
-	fmt.Fprintf(stdout, "fine-tuned %s %s → softmax %d %s for %d epochs (%d steps) in %.1fs; best epoch %d (validation error %.2f%%)\n",
-		formatArch(spec.Arch), spec.Act, spec.Classes, origin, cfg.Epochs, res.Steps, final.Seconds, res.BestEpoch, 100*res.BestValError)
+	kept := fmt.Sprintf("best epoch %d (validation error %.2f%%)", res.BestEpoch, 100*res.BestValError)
+	if val.N == 0 {
+		kept = fmt.Sprintf("kept the last epoch, %d (no validation split)", res.BestEpoch)
+	}
+	fmt.Fprintf(stdout, "fine-tuned %s %s → softmax %d %s for %d epochs (%d steps) in %.1fs; %s\n",
+		formatArch(spec.Arch), spec.Act, spec.Classes, origin, cfg.Epochs, res.Steps, final.Seconds, kept)
 	fmt.Fprintf(stdout, "test error %.2f%% (%d of %d test images)  test loss %.4g\n", 100*test.Error, test.Errors, test.N, test.Loss)
 	fmt.Fprintf(stdout, "wrote %s/{%s,%s,metrics.jsonl,confusion.png,learning_curve_loss.png,learning_curve_error.png}\n", out, engine.ClassifierFile, engine.ConfigFile)
 	return nil
 }
 
 // learningCurves draws the train and validation loss, and error, per epoch
-// (on a log axis: a train error of 0 is not drawn).
+// (on a log axis: a train error of 0 is not drawn; without a validation
+// split, the train curves alone).
 func learningCurves(out, title string, epochs []engine.FinetuneEpoch) error {
-	var x, tl, vl, te, ve []float64
+	var x, vx, tl, vl, te, ve []float64
 	for _, m := range epochs {
 		x = append(x, float64(m.Epoch))
-		tl, vl = append(tl, m.TrainLoss), append(vl, m.ValLoss)
-		te, ve = append(te, 100*m.TrainError), append(ve, 100*m.ValError)
+		tl, te = append(tl, m.TrainLoss), append(te, 100*m.TrainError)
+		if m.ValError != nil {
+			vx = append(vx, float64(m.Epoch))
+			vl, ve = append(vl, *m.ValLoss), append(ve, 100**m.ValError)
+		}
 	}
 	for _, c := range []struct {
 		file, y    string
@@ -407,7 +429,10 @@ func learningCurves(out, title string, epochs []engine.FinetuneEpoch) error {
 	} {
 		fig := plot.Figure{
 			Title: title, XLabel: "epoch", YLabel: c.y, LogY: true,
-			Series: []plot.Series{{Name: "train (during the epoch)", X: x, Y: c.train, Points: true}, {Name: "validation", X: x, Y: c.val, Points: true}},
+			Series: []plot.Series{{Name: "train (during the epoch)", X: x, Y: c.train, Points: true}},
+		}
+		if len(vx) > 0 {
+			fig.Series = append(fig.Series, plot.Series{Name: "validation", X: vx, Y: c.val, Points: true})
 		}
 		if err := fig.WritePNG(filepath.Join(out, c.file)); err != nil {
 			return err

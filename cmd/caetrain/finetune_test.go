@@ -29,6 +29,7 @@ func TestFinetuneUsageErrors(t *testing.T) {
 		{"bad init", []string{"finetune", "--init", "zero"}, exitUsage, "--init"},
 		{"zero epochs", []string{"finetune", "--model", model, "--epochs", "0"}, exitUsage, "--epochs"},
 		{"val too large", []string{"finetune", "--model", model, "--val", "99999"}, exitUsage, "--val"},
+		{"negative val", []string{"finetune", "--model", model, "--val", "-1"}, exitUsage, "--val"},
 		{"arch with cae", []string{"finetune", "--model", model, "--arch", "784,10"}, exitUsage, "--arch"},
 		{"bad device", []string{"finetune", "--model", model, "--device", "tpu"}, exitUsage, "want auto, cpu or cuda"},
 		{"bad optimizer", []string{"finetune", "--model", model, "--optimizer", "rmsprop"}, exitUsage, "--optimizer"},
@@ -113,6 +114,60 @@ func TestFinetuneThenEval(t *testing.T) {
 	raw, err = os.ReadFile(filepath.Join(rnd, "config.json"))
 	if err != nil || !strings.Contains(string(raw), `"init": "random"`) {
 		t.Errorf("--init random config.json: %v\n%s", err, raw)
+	}
+}
+
+// TestFinetuneRefit fine-tunes with --val 0: every training sample of the
+// embedded sample is trained on (the start event says so), no epoch event
+// and no final line carries validation metrics, the last epoch is kept,
+// and eval agrees with the test error reported.
+func TestFinetuneRefit(t *testing.T) {
+	model := tinyModel(t, "sigmoid")
+	out := filepath.Join(t.TempDir(), "refit")
+	code, stdout, stderr := runCLI(t, "finetune", "--model", model, "--val", "0", "--epochs", "2", "--batch", "50", "--out", out, "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	var events []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("stdout line is not JSON: %v\n%s", err, line)
+		}
+		events = append(events, e)
+	}
+	if len(events) != 4 || events[0]["event"] != "start" || events[3]["event"] != "final" {
+		t.Fatalf("events %v; want start, 2 epochs, final", events)
+	}
+	if events[0]["val_samples"] != 0.0 || events[0]["train_samples"] != 5800.0 {
+		t.Errorf("start: %v train and %v validation samples; want all 5800 of the sample's training set and 0", events[0]["train_samples"], events[0]["val_samples"])
+	}
+	for _, e := range events[1:] {
+		for _, k := range []string{"val_loss", "val_error", "best_val_error", "best_val_loss"} {
+			if _, ok := e[k]; ok {
+				t.Errorf("%s event has %s without a validation split: %v", e["event"], k, e)
+			}
+		}
+	}
+	final := events[3]
+	if final["best_epoch"] != 2.0 || final["test_n"] != 1000.0 {
+		t.Errorf("final: best_epoch %v over %v test images; want the last epoch, 2, and 1000", final["best_epoch"], final["test_n"])
+	}
+	code, stdout, stderr = runCLI(t, "eval", "--model", out)
+	if code != exitOK {
+		t.Fatalf("eval: exit %d:\n%s", code, stderr)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("eval: %v\n%s", err, stdout)
+	}
+	if rep["test_error"] != final["test_error"] {
+		t.Errorf("eval: test_error %v; finetune reported %v", rep["test_error"], final["test_error"])
+	}
+	for _, name := range []string{"learning_curve_loss.png", "learning_curve_error.png", "confusion.png"} {
+		if st, err := os.Stat(filepath.Join(out, name)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 
