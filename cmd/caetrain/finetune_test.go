@@ -255,12 +255,19 @@ func TestFinetuneOwnData(t *testing.T) {
 // run to 3 with --resume (as after a kill: the newest checkpoint is the
 // second epoch's), and requires the result of an uninterrupted 3-epoch run:
 // the same classifier file, the same test error, and metrics.jsonl with
-// epochs 1, 2, 3 once each. A fresh run into that folder is refused.
+// epochs 1, 2, 3 once each. A fresh run into that folder is refused. It
+// does so with a validation split and without one (--val 0, the refit).
 func TestFinetuneResumeCLI(t *testing.T) {
 	model := tinyModel(t, "sigmoid")
+	for _, val := range []string{"800", "0"} {
+		t.Run("val"+val, func(t *testing.T) { finetuneResumeCLI(t, model, val) })
+	}
+}
+
+func finetuneResumeCLI(t *testing.T, model, val string) {
 	dir := t.TempDir()
 	args := func(out string, epochs string, more ...string) []string {
-		return append([]string{"finetune", "--model", model, "--val", "800", "--batch", "50", "--epochs", epochs, "--out", out}, more...)
+		return append([]string{"finetune", "--model", model, "--val", val, "--batch", "50", "--epochs", epochs, "--out", out}, more...)
 	}
 	whole := filepath.Join(dir, "whole")
 	if code, _, stderr := runCLI(t, args(whole, "3")...); code != exitOK {
