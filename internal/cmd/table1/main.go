@@ -347,12 +347,12 @@ func pretrainAndFinetune(bin string, o options, ds, dataDir, name, model string,
 
 // caetrain runs the binary, its stderr to ours, and returns its stdout.
 func caetrain(bin string, args []string, stderr io.Writer, what string) ([]byte, error) {
-	fmt.Fprintf(stderr, "table1: %s: caetrain %s\n", what, strings.Join(args, " "))
+	fmt.Fprintf(stderr, "table1: %s: caetrain %s\n", what, shellArgs(args))
 	var out bytes.Buffer
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: caetrain %s: %w", what, strings.Join(args, " "), err)
+		return nil, fmt.Errorf("%s: caetrain %s: %w", what, shellArgs(args), err)
 	}
 	return out.Bytes(), nil
 }
@@ -433,7 +433,7 @@ func report(o options, args []string, runs []run, total time.Duration) string {
 	}
 	fmt.Fprintf(&md, "**Budget:** pretraining %d epoch(s) (batch %d, lr %g), fine-tuning %d epoch(s) (batch %d, lr %g, %s schedule%s), CAE λ grid {%s}. Seed %d for every run.\n\n",
 		o.pretrainEpochs, o.batch, o.lr, o.finetuneEpochs, o.ftBatch, o.ftLR, o.schedule, more, o.lambdaList, o.seed)
-	fmt.Fprintf(&md, "**Command** (from the repository root):\n\n    go run ./internal/cmd/table1 %s\n\n", strings.Join(args, " "))
+	fmt.Fprintf(&md, "**Command** (from the repository root):\n\n    go run ./internal/cmd/table1 %s\n\n", shellArgs(args))
 	fmt.Fprintf(&md, "**Machine:** %s. **Commit:** %s. **Wall time:** %s in all (%s), on a machine shared with other jobs.\n\n",
 		machine(), commit(), total.Round(time.Second), time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	for _, ds := range []string{"mnist", "fashion-mnist"} {
@@ -491,23 +491,27 @@ func report(o options, args []string, runs []run, total time.Duration) string {
 		if ae != nil {
 			switch d := ae.Final.TestError - cae.Final.TestError; {
 			case d > 0:
-				fmt.Fprintf(&md, "The CAE's test error is %.2f points below the plain AE's.", 100*d)
+				fmt.Fprintf(&md, "The CAE's test error is %.2f points below the plain AE's", 100*d)
 			case d == 0:
-				md.WriteString("The CAE's test error equals the plain AE's: a finding, not the paper's result.")
+				md.WriteString("The CAE's test error equals the plain AE's (a finding, not the paper's result)")
 			default:
-				fmt.Fprintf(&md, "**The CAE's test error is %.2f points above the plain AE's**: a finding under this budget, not the paper's result.", -100*d)
+				fmt.Fprintf(&md, "**The CAE's test error is %.2f points above the plain AE's** (a finding under this budget, not the paper's result)", -100*d)
+			}
+			if mlp != nil {
+				fmt.Fprintf(&md, " and %s the random-init MLP's", versus(mlp.Final.TestError-cae.Final.TestError))
+			}
+			md.WriteString(".")
+			if len(cae.Refits) > 0 && len(ae.Refits) > 0 {
+				fmt.Fprintf(&md, " Refit on all the training images, the CAE's mean test error is %s the plain AE's", versus(refitMean(ae)-refitMean(cae)))
+				if mlp != nil && len(mlp.Refits) > 0 {
+					fmt.Fprintf(&md, " and %s the random-init MLP's", versus(refitMean(mlp)-refitMean(cae)))
+				}
+				md.WriteString(".")
 			}
 			if ds == "mnist" {
 				what, v := "test error", cae.Final.TestError
 				if len(cae.Refits) > 0 {
 					what, v = fmt.Sprintf("mean test error over its %d refit(s)", len(cae.Refits)), refitMean(cae)
-					if ae != nil && len(ae.Refits) > 0 {
-						if d := refitMean(ae) - refitMean(cae); d > 0 {
-							fmt.Fprintf(&md, " Refit on all the training images, the CAE's mean test error is %.2f points below the plain AE's.", 100*d)
-						} else {
-							fmt.Fprintf(&md, " **Refit on all the training images, the CAE's mean test error is %.2f points above the plain AE's.**", -100*d)
-						}
-					}
 				}
 				if v <= 0.012 {
 					fmt.Fprintf(&md, " The CAE's %s, %s, meets the issue's target (≤ 1.20%%).", what, pct(v))
@@ -519,6 +523,31 @@ func report(o options, args []string, runs []run, total time.Duration) string {
 		}
 	}
 	return md.String()
+}
+
+// versus says how a CAE error lies against another's, given the other's
+// minus the CAE's: "0.23 points below", "**0.10 points above**", "equal to".
+func versus(d float64) string {
+	switch {
+	case d > 0:
+		return fmt.Sprintf("%.2f points below", 100*d)
+	case d < 0:
+		return fmt.Sprintf("**%.2f points above**", -100*d)
+	}
+	return "equal to"
+}
+
+// shellArgs joins args for a command line to paste into a shell, quoting
+// those that need it.
+func shellArgs(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = a
+		if a == "" || strings.ContainsAny(a, " \t\n\"'\\$`|&;<>()*?[]#~") {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
 }
 
 // label names r's row.
