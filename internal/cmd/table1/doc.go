@@ -24,5 +24,6 @@
 //	go run ./internal/cmd/table1 --mnist DIR [--fashion DIR] [--pretrain-epochs 10] [--finetune-epochs 20] [--out table1-results] [--doc docs/table1]
 //
 // Every run is seeded (--seed; the refits by --refit-seeds). --reuse keeps
-// the models already in OUT. docs/table1 says which budget made its table.
+// the models already in OUT and continues a killed run there from its
+// checkpoints. docs/table1 says which budget made its table.
 package main

@@ -55,6 +55,10 @@ type run struct {
 	Chosen         bool     `json:"chosen"` // the CAE row of the table (λ chosen on validation error)
 	PretrainReused bool     `json:"pretrain_reused,omitempty"`
 	FinetuneReused bool     `json:"finetune_reused,omitempty"`
+	// PretrainResumed and FinetuneResumed: with --reuse, a killed run was
+	// continued from its checkpoints (its seconds are this part's only).
+	PretrainResumed bool `json:"pretrain_resumed,omitempty"`
+	FinetuneResumed bool `json:"finetune_resumed,omitempty"`
 	// Refits are the same recipe fine-tuned again on the whole training
 	// set (--val 0) for Final.BestEpoch epochs, one per --refit-seeds seed.
 	Refits    []refit `json:"refits,omitempty"`
@@ -112,7 +116,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.val, "val", 10000, "validation images: the last N of the training set")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every run")
 	fs.StringVar(&o.refitList, "refit-seeds", "", "after choosing on validation, fine-tune each row's recipe again on all training images (caetrain finetune --val 0) for its best epoch count, once per seed given (e.g. 1,2,3), and report those test errors and their mean; empty: no refit")
-	fs.BoolVar(&o.reuse, "reuse", false, "keep models already in OUT instead of training them again")
+	fs.BoolVar(&o.reuse, "reuse", false, "keep models already in OUT instead of training them again, and continue killed runs there from their checkpoints (caetrain --resume)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: go run ./internal/cmd/table1 --mnist DIR [--fashion DIR] [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -273,7 +277,8 @@ func refitRow(bin string, o options, dataDir string, r *run, stderr io.Writer) e
 				return fmt.Errorf("%s: %s was fine-tuned for %d epochs, the validation run now chooses %d: remove it or drop --reuse", what, dir, rf.Final.BestEpoch, r.Final.BestEpoch)
 			}
 		} else {
-			out, err := caetrain(bin, finetuneArgs(o, dataDir, r, dir, r.Final.BestEpoch, 0, seed), stderr, what)
+			args, _ := resumeIfKilled(o, finetuneArgs(o, dataDir, r, dir, r.Final.BestEpoch, 0, seed), dir, what, stderr)
+			out, err := caetrain(bin, args, stderr, what)
 			if err != nil {
 				return err
 			}
@@ -286,6 +291,21 @@ func refitRow(bin string, o options, dataDir string, r *run, stderr io.Writer) e
 	}
 	r.RefitSecs = time.Since(t0).Seconds()
 	return nil
+}
+
+// resumeIfKilled adds --resume to a caetrain command's args when --reuse is
+// given and out holds checkpoints of a run that did not finish (its model
+// would have been reused otherwise), and reports whether it did.
+func resumeIfKilled(o options, args []string, out, what string, stderr io.Writer) ([]string, bool) {
+	if !o.reuse {
+		return args, false
+	}
+	entries, err := os.ReadDir(filepath.Join(out, "checkpoints"))
+	if err != nil || len(entries) == 0 {
+		return args, false
+	}
+	fmt.Fprintf(stderr, "table1: %s: continuing the unfinished run in %s\n", what, out)
+	return append(args, "--resume"), true
 }
 
 // refitMean is the mean test error of r's refits (0 without any).
@@ -314,6 +334,7 @@ func pretrainAndFinetune(bin string, o options, ds, dataDir, name, model string,
 			args := []string{"--preset", "rifai", "--data", dataDir, "--epochs", fmt.Sprint(o.pretrainEpochs),
 				"--lambda", fmt.Sprint(*lambda), "--lr", fmt.Sprint(o.lr), "--batch", fmt.Sprint(o.batch),
 				"--seed", fmt.Sprint(o.seed), "--device", "cpu", "--checkpoint-every", "0", "--out", r.PretrainDir}
+			args, r.PretrainResumed = resumeIfKilled(o, args, r.PretrainDir, ds+"/"+name, stderr)
 			t0 := time.Now()
 			if _, err := caetrain(bin, args, stderr, ds+"/"+name); err != nil {
 				return r, err
@@ -331,6 +352,7 @@ func pretrainAndFinetune(bin string, o options, ds, dataDir, name, model string,
 		}
 		return r, lastFinal(raw, &r.Final)
 	}
+	ftArgs, r.FinetuneResumed = resumeIfKilled(o, ftArgs, r.FinetuneDir, ds+"/"+name, stderr)
 	t0 := time.Now()
 	out, err := caetrain(bin, ftArgs, stderr, ds+"/"+name)
 	if err != nil {
@@ -453,7 +475,7 @@ func report(o options, args []string, runs []run, total time.Duration) string {
 				paperErr = "–"
 			}
 			fmt.Fprintf(&md, "| %s | %s | **%s** | %d / %d | %s (%d) | %s | %s |\n", label, paperErr, pct(r.Final.TestError), r.Final.TestErrors, r.Final.TestN,
-				pct(r.Final.BestValError), r.Final.BestEpoch, secs(r.PretrainSecs, r.PretrainReused, r.PretrainDir == ""), secs(r.FinetuneSecs, r.FinetuneReused, false))
+				pct(r.Final.BestValError), r.Final.BestEpoch, secs(r.PretrainSecs, r.PretrainReused, r.PretrainResumed, r.PretrainDir == ""), secs(r.FinetuneSecs, r.FinetuneReused, r.FinetuneResumed, false))
 		}
 		row(label(cae), "1.14%", cae)
 		if ds == "mnist" { // the paper's other rows; it has no Fashion-MNIST figures
@@ -561,12 +583,14 @@ func label(r *run) string {
 	return "MLP, random init"
 }
 
-func secs(s float64, reused, none bool) string {
+func secs(s float64, reused, resumed, none bool) string {
 	switch {
 	case none:
 		return "–"
 	case reused:
 		return "(reused)"
+	case resumed:
+		return fmt.Sprintf("%.0f (resumed)", s)
 	}
 	return fmt.Sprintf("%.0f", s)
 }

@@ -3,8 +3,12 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +133,86 @@ func TestShellArgs(t *testing.T) {
 	if got != want {
 		t.Errorf("shellArgs: %s\nwant        %s", got, want)
 	}
+}
+
+// TestRunAndResume runs the whole command on the embedded sample (5,800
+// training and 1,000 test images of Fashion-MNIST, as IDX files) with a tiny
+// budget and one refit seed, with caetrain built from this repository; then
+// plays a kill: the CAE's refit and the plain AE's pretraining lose their
+// finished files, and a second run with --reuse continues both from their
+// checkpoints (caetrain --resume) and reports the same test errors.
+func TestRunAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds caetrain and trains small models")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "caetrain")
+	build := exec.Command("go", "build", "-o", bin, "github.com/caetrain/caetrain/cmd/caetrain")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "out")
+	args := []string{"--mnist", "../../dataset/sample", "--pretrain-epochs", "1", "--finetune-epochs", "2", "--lambdas", "1",
+		"--val", "800", "--refit-seeds", "1", "--caetrain", bin, "--out", out}
+	var stdout, stderr strings.Builder
+	if err := mainErr(args, &stdout, &stderr); err != nil {
+		t.Fatalf("first run: %v\n%s", err, stderr.String())
+	}
+	first := readRuns(t, out)
+	if len(first) != 3 || !first[0].Chosen || first[0].Model != "cae" || first[1].Model != "ae" || first[2].Model != "mlp" {
+		t.Fatalf("runs %+v; want the chosen CAE, the AE and the MLP", first)
+	}
+	for _, r := range first {
+		if r.Final.TestN != 1000 || len(r.Refits) != 1 || r.Refits[0].Final.TestN != 1000 || r.Refits[0].Final.BestEpoch != r.Final.BestEpoch {
+			t.Errorf("%s: %d test images, refits %+v; want 1000 and one refit of %d epochs", r.Model, r.Final.TestN, r.Refits, r.Final.BestEpoch)
+		}
+	}
+	if !strings.Contains(stdout.String(), "| model | epochs | test error per fine-tuning seed | mean |") {
+		t.Errorf("results.md has no refit table:\n%s", stdout.String())
+	}
+
+	// The kill: finished files gone, checkpoints left.
+	for _, f := range []string{"mnist/cae-lambda1/refit-seed1/classifier.safetensors", "mnist/ae/pretrain/model.safetensors"} {
+		if err := os.Remove(filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if err := mainErr(append(args, "--reuse"), &stdout, &stderr); err != nil {
+		t.Fatalf("second run: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"continuing the unfinished run in " + filepath.Join(out, "mnist/cae-lambda1/refit-seed1"),
+		"continuing the unfinished run in " + filepath.Join(out, "mnist/ae/pretrain")} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("second run's stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	second := readRuns(t, out)
+	if !second[1].PretrainResumed || second[0].PretrainResumed || !second[0].FinetuneReused {
+		t.Errorf("second run: AE pretraining resumed %v, CAE's resumed %v, CAE fine-tuning reused %v; want true, false, true",
+			second[1].PretrainResumed, second[0].PretrainResumed, second[0].FinetuneReused)
+	}
+	for i := range first {
+		a, b := first[i], second[i]
+		if a.Final.TestError != b.Final.TestError || a.Refits[0].Final.TestError != b.Refits[0].Final.TestError {
+			t.Errorf("%s: test errors %v, refit %v; first run %v, %v", a.Model, b.Final.TestError, b.Refits[0].Final.TestError, a.Final.TestError, a.Refits[0].Final.TestError)
+		}
+	}
+	if !exists(filepath.Join(out, "mnist/ae/pretrain/model.safetensors")) {
+		t.Error("the resumed AE pretraining wrote no model.safetensors")
+	}
+}
+
+func readRuns(t *testing.T, out string) []run {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []run
+	if err := json.Unmarshal(raw, &rs); err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }
