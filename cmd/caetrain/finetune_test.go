@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -57,15 +56,7 @@ func TestFinetuneThenEval(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
-	var events []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(stdout))
-	for sc.Scan() {
-		var e map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("stdout line is not JSON: %v\n%s", err, sc.Text())
-		}
-		events = append(events, e)
-	}
+	events := ndjsonEvents(t, stdout)
 	if len(events) != 4 || events[0]["event"] != "start" || events[1]["event"] != "epoch" || events[3]["event"] != "final" {
 		t.Fatalf("events %v; want start, 2 epochs, final", events)
 	}
@@ -94,14 +85,7 @@ func TestFinetuneThenEval(t *testing.T) {
 	if n := strings.Count(string(raw), "\n"); n != 3 {
 		t.Errorf("metrics.jsonl has %d lines, want 2 epochs and the final line", n)
 	}
-	code, stdout, stderr = runCLI(t, "eval", "--model", out)
-	if code != exitOK {
-		t.Fatalf("eval: exit %d:\n%s", code, stderr)
-	}
-	var rep map[string]any
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("eval: %v\n%s", err, stdout)
-	}
+	rep := runEval(t, out)
 	if rep["test_error"] != te || rep["n"] != 1000.0 {
 		t.Errorf("eval: test_error %v over %v images; finetune reported %v over 1000", rep["test_error"], rep["n"], te)
 	}
@@ -128,14 +112,7 @@ func TestFinetuneRefit(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
-	var events []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
-		var e map[string]any
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("stdout line is not JSON: %v\n%s", err, line)
-		}
-		events = append(events, e)
-	}
+	events := ndjsonEvents(t, stdout)
 	if len(events) != 4 || events[0]["event"] != "start" || events[3]["event"] != "final" {
 		t.Fatalf("events %v; want start, 2 epochs, final", events)
 	}
@@ -153,14 +130,7 @@ func TestFinetuneRefit(t *testing.T) {
 	if final["best_epoch"] != 2.0 || final["test_n"] != 1000.0 {
 		t.Errorf("final: best_epoch %v over %v test images; want the last epoch, 2, and 1000", final["best_epoch"], final["test_n"])
 	}
-	code, stdout, stderr = runCLI(t, "eval", "--model", out)
-	if code != exitOK {
-		t.Fatalf("eval: exit %d:\n%s", code, stderr)
-	}
-	var rep map[string]any
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("eval: %v\n%s", err, stdout)
-	}
+	rep := runEval(t, out)
 	if rep["test_error"] != final["test_error"] {
 		t.Errorf("eval: test_error %v; finetune reported %v", rep["test_error"], final["test_error"])
 	}
@@ -219,14 +189,7 @@ func TestFinetuneOwnData(t *testing.T) {
 	if caeScaling == nil || caeScaling.Kind != "minmax" || cc.DataConfig == nil || !reflect.DeepEqual(cc.DataConfig.Scaling, caeScaling) {
 		t.Errorf("classifier's data scaling %+v, want the CAE's minmax scaling %+v", cc.DataConfig, caeScaling)
 	}
-	code, stdout, stderr = runCLI(t, "eval", "--model", ft)
-	if code != exitOK {
-		t.Fatalf("eval: exit %d:\n%s", code, stderr)
-	}
-	var rep map[string]any
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("eval: %v\n%s", err, stdout)
-	}
+	rep := runEval(t, ft)
 	if rep["test_error"] != final["test_error"] || rep["n"] != 30.0 {
 		t.Errorf("eval: test_error %v over %v rows; finetune reported %v over 30", rep["test_error"], rep["n"], final["test_error"])
 	}
@@ -313,4 +276,33 @@ func finetuneResumeCLI(t *testing.T, model, val string) {
 	if code, _, stderr := runCLI(t, args(filepath.Join(dir, "none"), "3", "--resume")...); code != exitFailure || !strings.Contains(stderr, "no checkpoints") {
 		t.Errorf("--resume without checkpoints: exit %d, want %d:\n%s", code, exitFailure, stderr)
 	}
+}
+
+// ndjsonEvents parses the NDJSON lines a --json command printed.
+func ndjsonEvents(t *testing.T, stdout string) []map[string]any {
+	t.Helper()
+	var events []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("stdout line is not JSON: %v\n%s", err, line)
+		}
+		events = append(events, e)
+	}
+	return events
+}
+
+// runEval runs caetrain eval on a fine-tuned classifier and returns its
+// JSON report.
+func runEval(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, "eval", "--model", dir)
+	if code != exitOK {
+		t.Fatalf("eval: exit %d:\n%s", code, stderr)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("eval: %v\n%s", err, stdout)
+	}
+	return rep
 }

@@ -266,11 +266,7 @@ func refitRow(bin string, o options, dataDir string, r *run, stderr io.Writer) e
 		rf := refit{Seed: seed, Dir: dir}
 		if exists(filepath.Join(dir, "classifier.safetensors")) && o.reuse {
 			fmt.Fprintf(stderr, "table1: %s: reusing %s\n", what, dir)
-			raw, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
-			if err != nil {
-				return err
-			}
-			if err := lastFinal(raw, &rf.Final); err != nil {
+			if err := readFinal(dir, &rf.Final); err != nil {
 				return fmt.Errorf("%s: %w", what, err)
 			}
 			if rf.Final.BestEpoch != r.Final.BestEpoch {
@@ -346,11 +342,7 @@ func pretrainAndFinetune(bin string, o options, ds, dataDir, name, model string,
 	if exists(filepath.Join(r.FinetuneDir, "classifier.safetensors")) && o.reuse {
 		r.FinetuneReused = true
 		fmt.Fprintf(stderr, "table1: %s/%s: reusing %s\n", ds, name, r.FinetuneDir)
-		raw, err := os.ReadFile(filepath.Join(r.FinetuneDir, "metrics.jsonl"))
-		if err != nil {
-			return r, err
-		}
-		return r, lastFinal(raw, &r.Final)
+		return r, readFinal(r.FinetuneDir, &r.Final)
 	}
 	ftArgs, r.FinetuneResumed = resumeIfKilled(o, ftArgs, r.FinetuneDir, ds+"/"+name, stderr)
 	t0 := time.Now()
@@ -377,6 +369,16 @@ func caetrain(bin string, args []string, stderr io.Writer, what string) ([]byte,
 		return nil, fmt.Errorf("%s: caetrain %s: %w", what, shellArgs(args), err)
 	}
 	return out.Bytes(), nil
+}
+
+// readFinal reads the final event of the fine-tuning run in dir from its
+// metrics.jsonl.
+func readFinal(dir string, f *final) error {
+	raw, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		return err
+	}
+	return lastFinal(raw, f)
 }
 
 // lastFinal parses the "final" event among NDJSON lines.
@@ -511,13 +513,10 @@ func report(o options, args []string, runs []run, total time.Duration) string {
 			md.WriteString("\n")
 		}
 		if ae != nil {
-			switch d := ae.Final.TestError - cae.Final.TestError; {
-			case d > 0:
-				fmt.Fprintf(&md, "The CAE's test error is %.2f points below the plain AE's", 100*d)
-			case d == 0:
-				md.WriteString("The CAE's test error equals the plain AE's (a finding, not the paper's result)")
-			default:
-				fmt.Fprintf(&md, "**The CAE's test error is %.2f points above the plain AE's** (a finding under this budget, not the paper's result)", -100*d)
+			d := ae.Final.TestError - cae.Final.TestError
+			fmt.Fprintf(&md, "The CAE's test error is %s the plain AE's", versus(d))
+			if d <= 0 {
+				md.WriteString(" (a finding under this budget, not the paper's result)")
 			}
 			if mlp != nil {
 				fmt.Fprintf(&md, " and %s the random-init MLP's", versus(mlp.Final.TestError-cae.Final.TestError))
@@ -548,13 +547,13 @@ func report(o options, args []string, runs []run, total time.Duration) string {
 }
 
 // versus says how a CAE error lies against another's, given the other's
-// minus the CAE's: "0.23 points below", "**0.10 points above**", "equal to".
+// minus the CAE's: "0.23 points below", "**0.10** points above", "equal to".
 func versus(d float64) string {
 	switch {
 	case d > 0:
 		return fmt.Sprintf("%.2f points below", 100*d)
 	case d < 0:
-		return fmt.Sprintf("**%.2f points above**", -100*d)
+		return fmt.Sprintf("**%.2f** points above", -100*d)
 	}
 	return "equal to"
 }
